@@ -1,0 +1,104 @@
+/*
+ * One audio RTP session over a media transport: the Opus (and later G.711 / G.722) payload
+ * in both directions, with the receive side's adaptive jitter buffer and decoder, the send side's
+ * encoder and packetiser, RFC 4733 telephone-events, and RTCP SR/RR with the statistics they
+ * carry. This is the "here are decoded frames / give me frames to send" face a leg shows conf/.
+ *
+ * Frames are 20 ms of mono 16-bit PCM at 48 kHz (AUDIO_FRAME_SAMPLES samples).
+ *
+ * Threads: packets arrive on the transport's media worker thread; audio_stream_read / _write /
+ * _tick are called by one mixer clock thread; configuration calls (direction, stats) may come
+ * from the main thread. The jitter buffer between the worker and the clock is the only state
+ * they share, behind a lock private to this stream.
+ */
+#ifndef SB_MEDIA_AUDIO_STREAM_H
+#define SB_MEDIA_AUDIO_STREAM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "media/transport.h"
+
+#define AUDIO_RATE          48000
+#define AUDIO_FRAME_MS      20
+#define AUDIO_FRAME_SAMPLES (AUDIO_RATE * AUDIO_FRAME_MS / 1000)
+
+struct audio_stream;
+
+struct audio_stream_cfg {
+    uint8_t opus_pt;      /* negotiated payload type of opus/48000/2 */
+    uint8_t dtmf_pt;      /* telephone-event/48000, 0 when not negotiated */
+    uint8_t level_ext_id; /* RFC 6464 ssrc-audio-level extension id, 0 when not negotiated */
+    bool fec;             /* encode with Opus in-band FEC (peer's useinbandfec=1) */
+    bool dtx;             /* peer accepts DTX (usedtx=1) */
+    uint32_t bitrate;     /* Opus target bits/s, 0 for the default (32000) */
+    uint32_t local_ssrc;  /* 0: pick a random one */
+    const char *cname;    /* RTCP CNAME; copied */
+    const char *log_ctx;  /* "room=... call=... party=..."; copied */
+};
+
+/* What audio_stream_read produced for this 20 ms. */
+enum audio_frame_kind {
+    AUDIO_FRAME_SILENT,    /* nothing to play (not started, on hold, DTX): pcm is zeros */
+    AUDIO_FRAME_DECODED,   /* a packet was decoded */
+    AUDIO_FRAME_FEC,       /* the lost packet was rebuilt from the next packet's FEC data */
+    AUDIO_FRAME_CONCEALED, /* the packet was lost: packet loss concealment */
+};
+
+struct audio_frame_info {
+    enum audio_frame_kind kind;
+    uint8_t level; /* RFC 6464 -dBov of the frame if the sender said, else 127 */
+    bool voice;    /* the sender's VAD flag, when it sent one */
+};
+
+struct audio_stream_stats {
+    uint64_t packets_received;
+    uint64_t packets_sent;
+    uint64_t bytes_received;
+    uint64_t bytes_sent;
+    int64_t packets_lost;   /* from sequence numbers, cumulative */
+    uint64_t late_dropped;  /* arrived after their playout time */
+    uint32_t jitter_ms;     /* RFC 3550 interarrival jitter */
+    uint32_t rtt_ms;        /* from RTCP SR/RR (LSR/DLSR), 0 until known */
+    uint32_t jb_delay_ms;   /* the jitter buffer's current target delay */
+    uint32_t remote_ssrc;
+    uint64_t frames_concealed;
+    uint64_t frames_fec;
+    uint64_t dtmf_events;   /* RFC 4733 events received (end packets, deduplicated) */
+};
+
+/* Called on the worker thread for each telephone-event received (once per event, on its end). */
+typedef void(audio_dtmf_h)(char digit, uint16_t duration_ms, void *arg);
+
+int audio_stream_alloc(struct audio_stream **asp, struct media_transport *t,
+                       const struct audio_stream_cfg *cfg);
+
+void audio_stream_set_dtmf_handler(struct audio_stream *as, audio_dtmf_h *h, void *arg);
+
+/* Hold / resume: what the negotiated direction lets us do. Not sending stops RTP (RTCP goes on);
+ * not receiving makes read() return silence. Thread-safe. */
+void audio_stream_set_direction(struct audio_stream *as, bool send, bool recv);
+
+/* Mixer clock: the next 20 ms of received audio. Always fills pcm. */
+void audio_stream_read(struct audio_stream *as, int16_t pcm[AUDIO_FRAME_SAMPLES],
+                       struct audio_frame_info *info);
+
+/* Mixer clock: encodes and sends 20 ms. The frame's level, measured from pcm, goes into the
+ * audio-level extension when negotiated. Returns 0, or an errno from the transport (EAGAIN
+ * before it connects). */
+int audio_stream_write(struct audio_stream *as, const int16_t pcm[AUDIO_FRAME_SAMPLES]);
+
+/* Mixer clock: sends an RFC 4733 digit ('0'-'9', '*', '#', 'A'-'D') over the next frames,
+ * interleaved with audio. EINVAL for another character, ENOTSUP without a negotiated PT. */
+int audio_stream_send_dtmf(struct audio_stream *as, char digit, uint16_t duration_ms);
+
+/* Mixer clock, every frame: sends RTCP SR/RR + SDES when due (about every 1 s, randomised). */
+void audio_stream_tick(struct audio_stream *as, uint64_t now_us);
+
+/* Monotonic time (CLOCK_MONOTONIC, µs) of the last packet received, RTP or RTCP; 0 if never.
+ * Thread-safe: the main loop reads it to detect media that stopped. */
+uint64_t audio_stream_last_rx_us(const struct audio_stream *as);
+
+void audio_stream_get_stats(struct audio_stream *as, struct audio_stream_stats *st);
+
+#endif

@@ -1,0 +1,92 @@
+/*
+ * A WebRTC media transport: one libnice ICE agent (full ICE, trickle, RFC 7675 consent
+ * freshness) with one stream and one component (BUNDLE + rtcp-mux), DTLS-SRTP over it (OpenSSL
+ * for the handshake, libsrtp2 for the packets) and RFC 7983 demultiplexing of what arrives.
+ *
+ * The remote DTLS certificate must match the fingerprint the remote SDP carried; anything else
+ * fails the transport. No RTP is accepted or sent before DTLS completes, and packets are only
+ * ever sent to the candidate pair ICE selected, so nothing a peer says can redirect media to an
+ * address that did not pass connectivity checks.
+ *
+ * Threads: created and driven from the owner's thread (the main loop); the agent lives on a media
+ * worker's context; the handlers below are invoked on the context that was thread-default when
+ * the transport was allocated (the owner's), never on the worker.
+ */
+#ifndef SB_MEDIA_WEBRTC_TRANSPORT_H
+#define SB_MEDIA_WEBRTC_TRANSPORT_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "media/dtls.h"
+#include "media/transport.h"
+
+struct webrtc_transport;
+
+enum webrtc_failure {
+    WEBRTC_FAIL_ICE,         /* connectivity checks failed: no pair works */
+    WEBRTC_FAIL_DTLS,        /* handshake failed or timed out */
+    WEBRTC_FAIL_FINGERPRINT, /* the peer's certificate does not match its SDP fingerprint */
+    WEBRTC_FAIL_CONSENT,     /* was connected, then consent expired (RFC 7675): peer gone */
+};
+
+struct webrtc_transport_handlers {
+    /* A local candidate in SDP attribute form without "a=" ("candidate:1 1 udp ..."). */
+    void (*local_candidate)(const char *candidate, void *arg);
+    void (*gathering_done)(void *arg);
+    /* ICE connected and DTLS done with a verified fingerprint: media can flow. */
+    void (*connected)(void *arg);
+    void (*failed)(enum webrtc_failure why, const char *detail, void *arg);
+};
+
+struct webrtc_transport_cfg {
+    GMainContext *worker;       /* media worker context the agent lives on */
+    const char *local_ip;       /* the only address host candidates are gathered on */
+    uint16_t port_min, port_max;
+    bool controlling;           /* ICE role: the offerer controls */
+    struct dtls_identity *identity;
+    const char *log_ctx;        /* copied */
+};
+
+int webrtc_transport_alloc(struct webrtc_transport **tp, const struct webrtc_transport_cfg *cfg,
+                           const struct webrtc_transport_handlers *h, void *arg);
+
+/* The clear RTP/RTCP face for the stream on top. */
+struct media_transport *webrtc_transport_media(struct webrtc_transport *t);
+
+void webrtc_transport_local_credentials(const struct webrtc_transport *t, const char **ufrag,
+                                        const char **pwd);
+
+/* Starts gathering; local_candidate / gathering_done follow (host candidates at once). */
+int webrtc_transport_gather(struct webrtc_transport *t);
+
+/* The remote side's ICE credentials, DTLS fingerprint ("sha-256", "AB:CD:...") and our DTLS
+ * role, from its SDP. Checks start once this is set. Calling it again with new ICE credentials
+ * restarts ICE (an ICE restart in a renegotiation); DTLS and SRTP carry on. */
+int webrtc_transport_set_remote(struct webrtc_transport *t, const char *ufrag, const char *pwd,
+                                const char *fp_alg, const char *fingerprint, enum dtls_role role);
+
+/* One remote candidate ("candidate:..." with or without "a="). mDNS (.local) host candidates
+ * cannot be resolved here and are skipped with a debug line (returns ENOTSUP): the peer's
+ * checks reach us anyway and become peer-reflexive candidates. EBADMSG for garbage. */
+int webrtc_transport_add_remote_candidate(struct webrtc_transport *t, const char *candidate);
+
+/* The peer said it has no more candidates. Optional: many peers never say so. */
+void webrtc_transport_remote_gathering_done(struct webrtc_transport *t);
+
+struct webrtc_transport_info {
+    bool connected;
+    char local_addr[64];  /* selected pair, "ip:port" */
+    char remote_addr[64];
+    int64_t ice_connected_us; /* monotonic time ICE connected, 0 until then */
+    int64_t dtls_done_us;     /* monotonic time DTLS finished, 0 until then */
+    char srtp_profile[40];
+};
+void webrtc_transport_get_info(struct webrtc_transport *t, struct webrtc_transport_info *info);
+
+/* Stops the agent and all callbacks synchronously; mem_deref() afterwards frees. Closing first
+ * lets an owner drop its own references without a callback racing in. */
+void webrtc_transport_close(struct webrtc_transport *t);
+
+#endif

@@ -1,0 +1,125 @@
+/*
+ * RTP packets (RFC 3550), header extensions (RFC 8285), and RTP/RTCP demultiplexing on one
+ * port (RFC 5761). Pure functions over caller-owned buffers: decoding never copies the payload,
+ * encoding writes into a bounded buffer.
+ *
+ * Returns: 0, EBADMSG (short or malformed packet), EINVAL (caller's mistake), EOVERFLOW (the
+ * output buffer is too small), ENOENT (an optional element is absent).
+ */
+#ifndef SB_RTP_RTP_H
+#define SB_RTP_RTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RTP_VERSION    2
+#define RTP_HDR_SIZE   12
+#define RTP_MAX_CSRC   15
+#define RTP_MAX_PACKET 1500
+
+struct rtp_hdr {
+    bool padding;
+    bool marker;
+    uint8_t pt;
+    uint16_t seq;
+    uint32_t ts;
+    uint32_t ssrc;
+    uint8_t cc;
+    uint32_t csrc[RTP_MAX_CSRC];
+    /* Header extension block, if the X bit is set: the 16-bit profile (0xBEDE one-byte,
+     * 0x100x two-byte) and its raw data (length in bytes, a multiple of 4). */
+    bool ext;
+    uint16_t ext_profile;
+    const uint8_t *ext_data;
+    size_t ext_len;
+};
+
+/* Parses buf; on success h describes the header and payload/payload_len the payload with any
+ * padding removed (both point into buf). */
+int rtp_decode(struct rtp_hdr *h, const uint8_t *buf, size_t len, const uint8_t **payload,
+               size_t *payload_len);
+
+/* Writes header (with h->csrc and, if h->ext, the extension block copied from h->ext_data) and
+ * payload into buf; *len gets the packet length. h->padding is ignored (no padding written). */
+int rtp_encode(uint8_t *buf, size_t cap, const struct rtp_hdr *h, const uint8_t *payload,
+               size_t payload_len, size_t *len);
+
+/* Finds element id (1..14 one-byte form, 1..255 two-byte form) in h's extension block. */
+int rtp_ext_find(const struct rtp_hdr *h, uint8_t id, const uint8_t **data, size_t *len);
+
+/* Builds a one-byte-form (0xBEDE) extension block from (id, data, len) elements into buf,
+ * padded to a multiple of 4; returns the block length in *len. ids 1..14, len 1..16. */
+struct rtp_ext_elem {
+    uint8_t id;
+    const uint8_t *data;
+    uint8_t len;
+};
+int rtp_ext_build(uint8_t *buf, size_t cap, const struct rtp_ext_elem *elems, size_t n,
+                  size_t *len);
+
+/* RFC 6464 client-to-mixer audio level: V flag and level in -dBov (0 loudest .. 127 silence). */
+int rtp_audio_level_decode(const uint8_t *data, size_t len, bool *voice, uint8_t *level);
+uint8_t rtp_audio_level_encode(bool voice, uint8_t level);
+
+/* RFC 5761 / 7983 demultiplexing of one port's datagrams by first bytes. */
+enum rtp_demux {
+    RTP_DEMUX_STUN,  /* first byte 0..3 */
+    RTP_DEMUX_DTLS,  /* 20..63 */
+    RTP_DEMUX_RTP,   /* 128..191, payload type not in the RTCP range */
+    RTP_DEMUX_RTCP,  /* 128..191, second byte 192..223 (RTCP packet types) */
+    RTP_DEMUX_OTHER, /* anything else: drop */
+};
+enum rtp_demux rtp_demux(const uint8_t *buf, size_t len);
+
+/*
+ * Extended sequence numbers and loss accounting (RFC 3550 appendix A.1): a source is valid
+ * after two in-order packets; a jump of more than 3000 is believed only when the next packet
+ * confirms it (a restarted sender).
+ */
+struct rtp_seq {
+    uint16_t max_seq;
+    uint32_t cycles; /* count of wraps, shifted left 16 */
+    uint32_t base_seq;
+    uint32_t bad_seq;
+    uint32_t probation;
+    uint32_t received;
+    uint32_t expected_prior;
+    uint32_t received_prior;
+    bool started;
+};
+
+void rtp_seq_init(struct rtp_seq *s, uint16_t seq);
+/* Feeds one arriving sequence number. Returns 0 and sets *ext (the extended sequence number)
+ * for a packet to accept; EAGAIN while the source is on probation; EBADMSG for a packet to drop
+ * (a huge jump not yet confirmed, or a duplicate far in the past). */
+int rtp_seq_update(struct rtp_seq *s, uint16_t seq, uint64_t *ext);
+uint32_t rtp_seq_ext_max(const struct rtp_seq *s);
+uint32_t rtp_seq_expected(const struct rtp_seq *s);
+/* Cumulative packets lost (may be negative with duplicates), clamped to 24-bit signed. */
+int32_t rtp_seq_lost(const struct rtp_seq *s);
+/* Fraction lost since the previous call, in 1/256 (the RR field); updates the interval state. */
+uint8_t rtp_seq_fraction_lost(struct rtp_seq *s);
+
+/* Interarrival jitter (RFC 3550 6.4.1), in RTP timestamp units. arrival is the local receive
+ * time converted to the same clock rate as the RTP timestamps. */
+struct rtp_jitter {
+    bool started;
+    uint32_t transit;
+    uint32_t jitter_q4; /* jitter << 4, for integer precision */
+};
+
+void rtp_jitter_update(struct rtp_jitter *j, uint32_t rtp_ts, uint32_t arrival);
+uint32_t rtp_jitter_get(const struct rtp_jitter *j);
+
+/* RFC 4733 telephone-event payload. */
+struct rtp_dtmf {
+    uint8_t event; /* 0-9, 10 '*', 11 '#', 12-15 A-D */
+    bool end;
+    uint8_t volume;
+    uint16_t duration;
+};
+int rtp_dtmf_decode(struct rtp_dtmf *ev, const uint8_t *payload, size_t len);
+int rtp_dtmf_encode(uint8_t *buf, size_t cap, const struct rtp_dtmf *ev, size_t *len);
+
+#endif

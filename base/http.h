@@ -34,12 +34,15 @@ struct http_response {
     const char *body;  /* NUL-terminated, may be empty */
     size_t body_len;
     long retry_after_ms; /* from a Retry-After header, -1 if none */
+    int err; /* 0 on an HTTP response; else ECONNREFUSED, ETIMEDOUT, EMSGSIZE (body over
+              * HTTP_MAX_BODY), EHOSTUNREACH, EINVAL (bad URL) or EIO */
 };
 
 /* Invoked once per call on the client's context, unless the call was cancelled first. */
 typedef void(http_done_h)(const struct http_response *resp, void *arg);
 
-/* ctx: the main context to run on (NULL: the default context). */
+/* ctx: the main context to run on (NULL: the default context). Dropping the last reference
+ * cancels every request in flight (no handler runs); it may be done from a handler. */
 int http_client_alloc(struct http_client **cp, GMainContext *ctx);
 
 /* Starts a request. *callp (optional) lets the caller cancel it; it is valid until the handler
@@ -47,7 +50,8 @@ int http_client_alloc(struct http_client **cp, GMainContext *ctx);
 int http_request_start(struct http_client *c, const struct http_request *req, http_done_h *h,
                        void *arg, struct http_call **callp);
 
-/* Aborts a request; its handler will not run. */
+/* Aborts a request; its handler will not run. Safe from any handler of the same client, but
+ * not on the call whose handler is running (that call is already finished: a no-op). */
 void http_call_cancel(struct http_call *call);
 
 /* Number of requests in flight (for tests and shutdown). */

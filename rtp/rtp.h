@@ -9,6 +9,7 @@
 #ifndef SB_RTP_RTP_H
 #define SB_RTP_RTP_H
 
+#include <errno.h> /* the return values */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +18,12 @@
 #define RTP_HDR_SIZE   12
 #define RTP_MAX_CSRC   15
 #define RTP_MAX_PACKET 1500
+
+/* RFC 8285 header extension profiles: one-byte form, and two-byte form (low 4 bits are
+ * "appbits", free for the application). */
+#define RTP_EXT_ONE_BYTE      0xBEDE
+#define RTP_EXT_TWO_BYTE      0x1000
+#define RTP_EXT_TWO_BYTE_MASK 0xFFF0
 
 struct rtp_hdr {
     bool padding;
@@ -41,15 +48,25 @@ int rtp_decode(struct rtp_hdr *h, const uint8_t *buf, size_t len, const uint8_t 
                size_t *payload_len);
 
 /* Writes header (with h->csrc and, if h->ext, the extension block copied from h->ext_data) and
- * payload into buf; *len gets the packet length. h->padding is ignored (no padding written). */
+ * payload into buf; *len gets the packet length. h->padding is ignored (no padding written).
+ * payload may already sit at buf + rtp_hdr_size(h) (encoded in place): it is then not copied. */
 int rtp_encode(uint8_t *buf, size_t cap, const struct rtp_hdr *h, const uint8_t *payload,
                size_t payload_len, size_t *len);
 
-/* Finds element id (1..14 one-byte form, 1..255 two-byte form) in h's extension block. */
+/* Bytes rtp_encode() writes before the payload: 12 + 4 * cc + (ext ? 4 + ext_len : 0). */
+size_t rtp_hdr_size(const struct rtp_hdr *h);
+
+/* Finds element id (1..14 one-byte form, 1..255 two-byte form) in h's extension block.
+ * ENOENT when there is no block, its profile is neither form, or id is not in it (an element
+ * after the one-byte form's terminator id 15 does not count); EBADMSG when an element before
+ * it runs past the block; EINVAL for an id outside the form's range. A two-byte element may
+ * be empty (*len 0). */
 int rtp_ext_find(const struct rtp_hdr *h, uint8_t id, const uint8_t **data, size_t *len);
 
 /* Builds a one-byte-form (0xBEDE) extension block from (id, data, len) elements into buf,
- * padded to a multiple of 4; returns the block length in *len. ids 1..14, len 1..16. */
+ * padded to a multiple of 4; returns the block length in *len. ids 1..14, len 1..16.
+ * The block is what goes into rtp_hdr.ext_data (with ext_profile RTP_EXT_ONE_BYTE): the 4-byte
+ * profile/length word in front of it is written by rtp_encode(). */
 struct rtp_ext_elem {
     uint8_t id;
     const uint8_t *data;
@@ -57,12 +74,17 @@ struct rtp_ext_elem {
 };
 int rtp_ext_build(uint8_t *buf, size_t cap, const struct rtp_ext_elem *elems, size_t n,
                   size_t *len);
+/* The same in the two-byte form (profile RTP_EXT_TWO_BYTE): ids 1..255, len 0..255. */
+int rtp_ext_build_two_byte(uint8_t *buf, size_t cap, const struct rtp_ext_elem *elems, size_t n,
+                           size_t *len);
 
-/* RFC 6464 client-to-mixer audio level: V flag and level in -dBov (0 loudest .. 127 silence). */
+/* RFC 6464 client-to-mixer audio level: V flag and level in -dBov (0 loudest .. 127 silence).
+ * Decoding reads the element's first byte (EBADMSG when empty); encoding clamps level to 127. */
 int rtp_audio_level_decode(const uint8_t *data, size_t len, bool *voice, uint8_t *level);
 uint8_t rtp_audio_level_encode(bool voice, uint8_t level);
 
-/* RFC 5761 / 7983 demultiplexing of one port's datagrams by first bytes. */
+/* RFC 5761 / 7983 demultiplexing of one port's datagrams by first bytes. A datagram too short
+ * to be what its first byte says (RTP under 12 bytes, RTCP under 8) is RTP_DEMUX_OTHER. */
 enum rtp_demux {
     RTP_DEMUX_STUN,  /* first byte 0..3 */
     RTP_DEMUX_DTLS,  /* 20..63 */
@@ -76,6 +98,10 @@ enum rtp_demux rtp_demux(const uint8_t *buf, size_t len);
  * Extended sequence numbers and loss accounting (RFC 3550 appendix A.1): a source is valid
  * after two in-order packets; a jump of more than 3000 is believed only when the next packet
  * confirms it (a restarted sender).
+ *
+ * A zeroed struct is ready: the first rtp_seq_update() calls rtp_seq_init() itself. Call
+ * rtp_seq_init() directly to start over (a new SSRC); it puts the source on probation exactly
+ * as A.1's first packet does, and that packet is then passed to rtp_seq_update() as well.
  */
 struct rtp_seq {
     uint16_t max_seq;
@@ -90,11 +116,16 @@ struct rtp_seq {
 };
 
 void rtp_seq_init(struct rtp_seq *s, uint16_t seq);
-/* Feeds one arriving sequence number. Returns 0 and sets *ext (the extended sequence number)
- * for a packet to accept; EAGAIN while the source is on probation; EBADMSG for a packet to drop
- * (a huge jump not yet confirmed, or a duplicate far in the past). */
+/* Feeds one arriving sequence number. Returns 0 and sets *ext (the extended sequence number,
+ * cycles + seq: late packets get the number of the cycle they belong to) for a packet to
+ * accept; EAGAIN while the source is on probation; EBADMSG for a packet to drop (a huge jump
+ * not yet confirmed, or a duplicate far in the past). A late packet from before the first
+ * cycle (it would need a negative number) is counted as received, as A.1 does, but also
+ * returns EBADMSG: it has no extended number to be delivered under. ext may be NULL. */
 int rtp_seq_update(struct rtp_seq *s, uint16_t seq, uint64_t *ext);
+/* Highest extended sequence number seen (the RR field). */
 uint32_t rtp_seq_ext_max(const struct rtp_seq *s);
+/* Packets expected since the source became valid; 0 before that. */
 uint32_t rtp_seq_expected(const struct rtp_seq *s);
 /* Cumulative packets lost (may be negative with duplicates), clamped to 24-bit signed. */
 int32_t rtp_seq_lost(const struct rtp_seq *s);
@@ -112,13 +143,15 @@ struct rtp_jitter {
 void rtp_jitter_update(struct rtp_jitter *j, uint32_t rtp_ts, uint32_t arrival);
 uint32_t rtp_jitter_get(const struct rtp_jitter *j);
 
-/* RFC 4733 telephone-event payload. */
+/* RFC 4733 telephone-event payload (4 bytes; decoding reads the first event of a longer
+ * payload and ignores the reserved bit). */
 struct rtp_dtmf {
     uint8_t event; /* 0-9, 10 '*', 11 '#', 12-15 A-D */
     bool end;
-    uint8_t volume;
+    uint8_t volume; /* 0..63, -dBm0 */
     uint16_t duration;
 };
+#define RTP_DTMF_SIZE 4
 int rtp_dtmf_decode(struct rtp_dtmf *ev, const uint8_t *payload, size_t len);
 int rtp_dtmf_encode(uint8_t *buf, size_t cap, const struct rtp_dtmf *ev, size_t *len);
 

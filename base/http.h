@@ -34,8 +34,9 @@ struct http_response {
     const char *body;  /* NUL-terminated, may be empty */
     size_t body_len;
     long retry_after_ms; /* from a Retry-After header, -1 if none */
-    int err; /* 0 on an HTTP response; else ECONNREFUSED, ETIMEDOUT, EMSGSIZE (body over
-              * HTTP_MAX_BODY), EHOSTUNREACH, EINVAL (bad URL) or EIO */
+    /* 0 on an HTTP response; else ECONNREFUSED, ETIMEDOUT, EMSGSIZE (body over HTTP_MAX_BODY),
+     * EHOSTUNREACH, EINVAL (bad URL) or EIO. */
+    int err;
 };
 
 /* Invoked once per call on the client's context, unless the call was cancelled first. */

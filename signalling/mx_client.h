@@ -33,11 +33,18 @@ enum mx_membership {
 };
 
 struct mx_client_cfg {
-    const char *homeserver;   /* base URL, e.g. "http://127.0.0.1:8008" */
+    const char *homeserver; /* base URL, e.g. "http://127.0.0.1:8008" */
     const char *user_id;
     const char *access_token; /* copied; never logged */
     const char *state_dir;    /* where next_batch is kept; NULL: nothing persists */
     uint32_t sync_timeout_ms; /* long-poll timeout, 0: 30000 */
+    /* Retry tuning (0: the default). Sends and retried requests back off from send_backoff_ms
+     * (500) doubling to 30 s and give up after send_give_up_ms (300000) with ETIMEDOUT; /sync
+     * backs off from sync_backoff_ms (1000) doubling to 60 s, and waits 60 s after the
+     * homeserver rejected the access token. */
+    uint32_t send_backoff_ms;
+    uint32_t send_give_up_ms;
+    uint32_t sync_backoff_ms;
 };
 
 struct mx_sync_info {
@@ -54,11 +61,18 @@ struct mx_client_handlers {
                     const struct mx_sync_info *si, void *arg);
     /* One /sync batch was handled completely (its token is saved after this returns). */
     void (*synced)(struct mx_client *c, const struct mx_sync_info *si, void *arg);
+    /* We left room_id (or were kicked or banned, or our invite was withdrawn); it is no
+     * longer in the room model. May be NULL. */
+    void (*left)(struct mx_client *c, const char *room_id, const struct mx_sync_info *si,
+                 void *arg);
 };
 
+/* Runs on the thread-default main context of the caller, which must be the one http runs on.
+ * Handlers may be NULL. The client keeps a reference to http. Dropping the last reference to
+ * the client (allowed from inside any of its handlers) cancels its sync and every queued send
+ * or request; their handlers do not run. */
 int mx_client_alloc(struct mx_client **cp, struct http_client *http,
-                    const struct mx_client_cfg *cfg, const struct mx_client_handlers *h,
-                    void *arg);
+                    const struct mx_client_cfg *cfg, const struct mx_client_handlers *h, void *arg);
 
 /* Starts the sync loop (uploads the filter first). */
 int mx_client_start(struct mx_client *c);
@@ -72,15 +86,17 @@ const char *mx_client_user_id(const struct mx_client *c);
 enum mx_membership mx_room_membership(struct mx_client *c, const char *room_id,
                                       const char *user_id);
 unsigned mx_room_joined_count(struct mx_client *c, const char *room_id);
-/* Joined members other than ourselves, into out (up to cap); returns how many there are. */
+/* Joined members other than ourselves, into out (up to cap, sorted); returns how many there
+ * are. The strings, like mx_room_name()'s, stay valid until the room's state next changes. */
 unsigned mx_room_joined_others(struct mx_client *c, const char *room_id, const char **out,
                                unsigned cap);
 const char *mx_room_name(struct mx_client *c, const char *room_id); /* m.room.name or NULL */
 bool mx_room_is_encrypted(struct mx_client *c, const char *room_id);
 
 /* Completion of a send or request: on success err is 0 and body the decoded JSON response;
- * on failure err is an errno (EPROTO for a Matrix error, whose errcode is set; ETIMEDOUT when
- * retries were exhausted). */
+ * on failure err is an errno (EPROTO for a Matrix error, whose errcode is set and whose body
+ * is the error object; ETIMEDOUT when retries were exhausted; EBADMSG for a 2xx that is not
+ * JSON; below HTTP, the http_response err). body is borrowed: json_incref() to keep it. */
 typedef void(mx_done_h)(int err, const char *errcode, json_t *body, void *arg);
 
 /* Queues an event for room_id (content is borrowed: it is serialised at once). */
@@ -90,8 +106,8 @@ int mx_send_event(struct mx_client *c, const char *room_id, const char *type, js
 /* Any other Client-Server request. path is below /_matrix/client/v3 and already escaped
  * ("/createRoom", "/rooms/!x%3Ahs/join"); body may be NULL. With retry set, network errors,
  * 5xx and 429 are retried with backoff (use for idempotent requests only). */
-int mx_request(struct mx_client *c, const char *method, const char *path, json_t *body,
-               bool retry, mx_done_h *h, void *arg);
+int mx_request(struct mx_client *c, const char *method, const char *path, json_t *body, bool retry,
+               mx_done_h *h, void *arg);
 
 /* Logs in with a password (m.login.password) without a client: the handler's body holds
  * access_token and device_id. For tools (mxcall); the password is never logged. */

@@ -1,0 +1,151 @@
+/*
+ * What the files of the Matrix client share and nobody else sees: the client struct, the
+ * retrying request (mx_op.c), the room model (mx_rooms.c), the send queues (mx_send.c) and
+ * the sync loop (mx_sync.c). Everything here runs on the client's main context.
+ */
+#ifndef SB_SIGNALLING_MX_INTERNAL_H
+#define SB_SIGNALLING_MX_INTERNAL_H
+
+#include "base/http.h"
+#include "signalling/mx_client.h"
+
+#include <glib.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+enum {
+    MX_ID_MAX = 255,     /* Matrix ids (user, room, event) are at most 255 bytes */
+    MX_ERRCODE_MAX = 64, /* longest errcode we keep */
+    MX_TOKEN_MAX = 4096, /* longest next_batch we accept */
+    MX_SYNC_MARGIN_MS = 30000,
+};
+
+/* Handlers run from the sync loop or a completion may drop the last reference to the client.
+ * Each such call site keeps a guard on its stack; the destructor clears every guard, so the
+ * caller knows to touch nothing of the client afterwards. Guards nest like the calls. */
+struct mx_guard {
+    bool alive;
+    struct mx_guard *prev;
+};
+
+struct mx_retry_policy {
+    uint32_t min_ms;     /* first backoff */
+    uint32_t max_ms;     /* backoff cap */
+    uint32_t give_up_ms; /* total time after which a retried request fails with ETIMEDOUT */
+};
+
+enum mx_sync_state {
+    MX_SYNC_OK = 0,
+    MX_SYNC_UNREACHABLE,    /* network errors, 5xx, garbage */
+    MX_SYNC_RATE_LIMITED,   /* 429 */
+    MX_SYNC_TOKEN_REJECTED, /* M_UNKNOWN_TOKEN */
+    MX_SYNC_REFUSED,        /* any other 4xx */
+};
+
+struct mx_op;
+
+struct mx_client {
+    GMainContext *ctx;
+    struct http_client *http; /* one reference */
+    char *hs;                 /* homeserver base URL, no trailing '/' */
+    char *user_id;
+    char *token;
+    char *state_dir;
+    uint32_t sync_timeout_ms;
+    struct mx_retry_policy send_retry;
+    struct mx_retry_policy sync_retry; /* give_up_ms unused: sync never gives up */
+    uint32_t token_retry_ms;
+    struct mx_client_handlers h;
+    void *arg;
+    struct mx_guard *guards;
+
+    struct mx_op *ops; /* every request in flight or waiting to retry */
+    char txn_prefix[24];
+    uint64_t txn_counter;
+
+    GHashTable *queues; /* room id -> struct mx_send_queue */
+    unsigned pending_sends;
+
+    GHashTable *rooms; /* room id -> struct mx_room */
+
+    /* sync loop */
+    bool running;
+    bool token_loaded;
+    char *filter; /* uploaded filter id, or the filter itself as JSON when upload was refused */
+    char *since;
+    bool req_initial; /* the request in flight has no since */
+    bool in_batch;    /* handlers of a batch are running */
+    struct http_call *sync_call;
+    GSource *sync_timer;
+    uint32_t sync_backoff_ms;
+    enum mx_sync_state sync_state;
+};
+
+static inline void mx_guard_enter(struct mx_client *c, struct mx_guard *g)
+{
+    g->alive = true;
+    g->prev = c->guards;
+    c->guards = g;
+}
+
+/* false: the client is gone. */
+static inline bool mx_guard_leave(struct mx_client *c, struct mx_guard *g)
+{
+    if (!g->alive)
+        return false;
+    c->guards = g->prev;
+    return true;
+}
+
+/* --- mx_op.c: one Client-Server request, retried per policy --- */
+
+typedef void(mx_op_fin_h)(int err, const char *errcode, json_t *body, void *arg);
+
+struct mx_op_params {
+    const char *method;
+    const char *path; /* below /_matrix/client/v3, escaped */
+    char *body;       /* taken (freed, wiped) by mx_op_start */
+    bool retry;
+    gint64 deadline_us; /* give up retrying after this monotonic time; 0: now + give_up_ms */
+    const char *logctx; /* "room=!x:hs" or NULL */
+};
+
+int mx_op_start(struct mx_client *c, const struct mx_op_params *p, mx_op_fin_h *fin, void *arg,
+                struct mx_op **opp);
+void mx_op_cancel_all(struct mx_client *c);
+
+/* Classifies a non-2xx response: the decoded body (new reference or NULL), the errcode (empty
+ * when none) and the delay the server asked for (body retry_after_ms, else Retry-After, else
+ * -1). */
+void mx_parse_error(const struct http_response *resp, json_t **bodyp,
+                    char errcode[MX_ERRCODE_MAX + 1], long *retry_after_ms);
+/* A failure worth retrying: below HTTP (but not an oversized body), 5xx, 429. */
+bool mx_transient(const struct http_response *resp);
+/* ms +- 25 %. */
+uint32_t mx_jitter(uint32_t ms);
+GSource *mx_timer_start(struct mx_client *c, uint32_t ms, GSourceFunc fn, void *data);
+void mx_timer_stop(GSource **srcp);
+/* "4 s" or "250 ms", for log lines. */
+const char *mx_delay_str(uint32_t ms, char buf[32]);
+
+/* --- mx_rooms.c: the room model --- */
+
+struct mx_room;
+struct mx_room *mx_rooms_get(struct mx_client *c, const char *room_id, bool create);
+void mx_rooms_drop(struct mx_client *c, const char *room_id);
+/* Applies one (possibly stripped) state event; ignores anything that is not state we model. */
+void mx_rooms_apply(struct mx_client *c, struct mx_room *r, json_t *ev);
+void mx_rooms_set_membership(struct mx_room *r, const char *user_id, enum mx_membership m);
+enum mx_membership mx_room_self(struct mx_client *c, struct mx_room *r);
+void mx_rooms_free(struct mx_client *c);
+bool mx_valid_id(const char *id, char sigil);
+
+/* --- mx_send.c --- */
+void mx_send_free_all(struct mx_client *c);
+
+/* --- mx_sync.c --- */
+void mx_sync_init(struct mx_client *c, uint32_t backoff_min_ms);
+void mx_sync_free(struct mx_client *c);
+
+#endif

@@ -19,6 +19,7 @@ enum {
     MX_ERRCODE_MAX = 64, /* longest errcode we keep */
     MX_TOKEN_MAX = 4096, /* longest next_batch we accept */
     MX_SYNC_MARGIN_MS = 30000,
+    MX_RETRY_FLOOR_MS = 100, /* a server asking for 0 ms again and again must not spin us */
 };
 
 /* Handlers run from the sync loop or a completion may drop the last reference to the client.

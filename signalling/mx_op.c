@@ -194,7 +194,7 @@ static void op_http_done(const struct http_response *resp, void *arg)
     if (op->retry && mx_transient(resp)) {
         uint32_t delay;
         if (ra >= 0) {
-            delay = (uint32_t)ra;
+            delay = ra < MX_RETRY_FLOOR_MS ? MX_RETRY_FLOOR_MS : (uint32_t)ra;
         } else {
             delay = mx_jitter(op->backoff_ms);
             op->backoff_ms =

@@ -204,14 +204,20 @@ static void sync_failed(struct mx_client *c, const struct http_response *resp)
     else
         snprintf(why, sizeof(why), "%s", resp->error ? resp->error : "network error");
 
-    if (resp->status == 401 && strcmp(errcode, "M_UNKNOWN_TOKEN") == 0)
+    uint32_t asked = ra < 0 ? 0 : ra < MX_RETRY_FLOOR_MS ? MX_RETRY_FLOOR_MS : (uint32_t)ra;
+    if (resp->status == 401 && strcmp(errcode, "M_UNKNOWN_TOKEN") == 0) {
         sync_backoff(c, MX_SYNC_TOKEN_REJECTED, c->token_retry_ms, why);
-    else if (resp->status == 429)
-        sync_backoff(c, MX_SYNC_RATE_LIMITED, ra >= 0 ? (uint32_t)ra : next_backoff(c), why);
-    else if (mx_transient(resp))
-        sync_backoff(c, MX_SYNC_UNREACHABLE, ra >= 0 ? (uint32_t)ra : next_backoff(c), why);
-    else
+    } else if (resp->status == 429) {
+        sync_backoff(c, MX_SYNC_RATE_LIMITED, asked ? asked : next_backoff(c), why);
+    } else if (mx_transient(resp)) {
+        sync_backoff(c, MX_SYNC_UNREACHABLE, asked ? asked : next_backoff(c), why);
+    } else {
+        /* A homeserver that lost our filter (restored, migrated) refuses its id: upload it
+         * again on the next attempt. */
+        g_free(c->filter);
+        c->filter = NULL;
         sync_backoff(c, MX_SYNC_REFUSED, next_backoff(c), why);
+    }
 }
 
 static void sync_recovered(struct mx_client *c)

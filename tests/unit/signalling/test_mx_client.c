@@ -1074,6 +1074,25 @@ static void test_sync_429(void **state)
     tc_free(&t);
 }
 
+static void test_sync_refused_uploads_filter_again(void **state)
+{
+    struct tc t;
+    tc_init(&t, NULL);
+    hs_rule("GET", "/sync", 400, "{'errcode':'M_INVALID_PARAM','error':'unknown filter'}", 1);
+    hs_batch("", "{'next_batch':'s1'}");
+    assert_int_equal(mx_client_start(t.mx), 0);
+    wait_synced(&t, 1);
+    GPtrArray *all = hs_reqs(NULL, NULL);
+    assert_true(all->len >= 4);
+    assert_non_null(strstr(REC(all, 0)->path, "/filter"));
+    assert_non_null(strstr(REC(all, 1)->path, "/sync"));
+    assert_non_null(strstr(REC(all, 2)->path, "/filter"));
+    assert_non_null(strstr(REC(all, 3)->path, "/sync"));
+    g_ptr_array_unref(all);
+    assert_int_equal(occurrences(logged->str, "homeserver refuses /sync"), 1);
+    tc_free(&t);
+}
+
 static void test_request_and_login(void **state)
 {
     struct tc t;
@@ -1196,6 +1215,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sync_backoff_and_recovery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_unknown_token_waits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_429, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_refused_uploads_filter_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_and_login, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_inside_handler_and_with_sends_queued, setup,
                                         teardown),

@@ -209,7 +209,7 @@ static void sync_failed(struct mx_client *c, const struct http_response *resp)
         sync_backoff(c, MX_SYNC_TOKEN_REJECTED, c->token_retry_ms, why);
     } else if (resp->status == 429) {
         sync_backoff(c, MX_SYNC_RATE_LIMITED, asked ? asked : next_backoff(c), why);
-    } else if (mx_transient(resp)) {
+    } else if (resp->status == 0 || mx_transient(resp)) {
         sync_backoff(c, MX_SYNC_UNREACHABLE, asked ? asked : next_backoff(c), why);
     } else {
         /* A homeserver that lost our filter (restored, migrated) refuses its id: upload it

@@ -715,6 +715,46 @@ static void test_dispatch_order_and_model(void **state)
     tc_free(&t);
 }
 
+/* Shapes a broken or hostile homeserver might send: skipped, never fatal. */
+static void test_malformed_batches(void **state)
+{
+    struct tc t;
+    tc_init(&t, NULL);
+    hs_batch("", "{'next_batch':7}");
+    hs_rule("GET", "/sync", 200, "[1,2]", 1);
+    hs_rule("GET", "/sync", 200, "{'next_batch':'bad token'}", 1);
+    assert_int_equal(mx_client_start(t.mx), 0);
+    struct count_at_least three = {"GET", "/sync", 3};
+    assert_true(run_until(reqs_at_least, &three, 5000));
+    assert_int_equal(t.synced, 0);
+    assert_non_null(strstr(logged->str, "malformed /sync response"));
+
+    hs_batch("", "{'next_batch':'s1','rooms':{'join':[],'invite':'x','leave':5}}");
+    wait_synced(&t, 1);
+    hs_batch("s1", "{'next_batch':'s2','rooms':{'join':{"
+                   "'!a:hs':5,"
+                   "'!b:hs':{'state':{'events':{}},'timeline':{'events':'no'}},"
+                   "'!c:hs':{'state':{'events':[1,null,{'type':'m.room.member','state_key':'@u:hs',"
+                   "'content':{'membership':5}},{'type':'m.room.name','state_key':'',"
+                   "'content':{'name':7}},{'type':'m.room.member','state_key':'@v:hs',"
+                   "'content':'str'},{'type':'m.room.encryption','state_key':'x',"
+                   "'content':{'algorithm':'y'}}]},"
+                   "'timeline':{'events':[{'type':'m.room.member','state_key':'@w:hs',"
+                   "'content':{'membership':'dance'},'event_id':'$w'}]}}},"
+                   "'invite':{'!d:hs':{'invite_state':{'events':[{'type':'m.room.member',"
+                   "'state_key':'@bot:hs','content':{'membership':'invite'},'sender':'nobody'}]}},"
+                   "'!e:hs':{}}}}");
+    wait_synced(&t, 2);
+    assert_int_equal(t.invites->len, 0);
+    assert_int_equal(t.events->len, 1);
+    assert_int_equal(mx_room_joined_count(t.mx, "!c:hs"), 1); /* only ourselves */
+    assert_null(mx_room_name(t.mx, "!c:hs"));
+    assert_false(mx_room_is_encrypted(t.mx, "!c:hs"));
+    assert_int_equal(mx_room_membership(t.mx, "!c:hs", "@w:hs"), MX_MEMBERSHIP_NONE);
+    assert_int_equal(mx_room_joined_count(t.mx, "!b:hs"), 1);
+    tc_free(&t);
+}
+
 static void test_invite_join_leave(void **state)
 {
     struct tc t;
@@ -1204,6 +1244,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_filter_then_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dispatch_order_and_model, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invite_join_leave, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_from_saved_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_token_file_ignored, setup, teardown),

@@ -382,6 +382,7 @@ struct tc {
     unsigned synced;
     unsigned synced_initial;
     bool free_on_event;
+    char *file_at_synced[4]; /* the token file as synced() found it */
 };
 
 static void seen_free(gpointer p)
@@ -427,9 +428,13 @@ static void on_left(struct mx_client *c, const char *room_id, const struct mx_sy
     g_ptr_array_add(t->lefts, g_strdup(room_id));
 }
 
+static char *read_token_file(void);
+
 static void on_synced(struct mx_client *c, const struct mx_sync_info *si, void *arg)
 {
     struct tc *t = arg;
+    if (t->synced < 4)
+        t->file_at_synced[t->synced] = read_token_file();
     t->synced++;
     if (si->initial)
         t->synced_initial++;
@@ -475,6 +480,8 @@ static void tc_free(struct tc *t)
     g_ptr_array_unref(t->events);
     g_ptr_array_unref(t->invites);
     g_ptr_array_unref(t->lefts);
+    for (int i = 0; i < 4; i++)
+        g_free(t->file_at_synced[i]);
 }
 
 struct synced_n {
@@ -834,6 +841,9 @@ static void test_resume_from_saved_token(void **state)
     wait_synced(&t1, 2);
     struct file_is f = {"s2\n"};
     assert_true(token_file_is(&f)); /* saved before the next /sync went out */
+    /* ...and only after the batch was handled */
+    assert_null(t1.file_at_synced[0]);
+    assert_string_equal(t1.file_at_synced[1], "s1\n");
     assert_int_equal(t1.events->len, 2);
     assert_true(SEEN(&t1, 0)->initial);
     assert_false(SEEN(&t1, 1)->initial);

@@ -41,12 +41,17 @@ struct webrtc_transport_handlers {
 };
 
 struct webrtc_transport_cfg {
-    GMainContext *worker;       /* media worker context the agent lives on */
-    const char *local_ip;       /* the only address host candidates are gathered on */
-    uint16_t port_min, port_max;
-    bool controlling;           /* ICE role: the offerer controls */
+    GMainContext *worker;        /* media worker context the agent lives on */
+    const char *local_ip;        /* the only address host candidates are gathered on */
+    uint16_t port_min, port_max; /* both 0: any port */
+    bool controlling;            /* ICE role: the offerer controls */
     struct dtls_identity *identity;
-    const char *log_ctx;        /* copied */
+    const char *log_ctx; /* copied */
+    /* From set_remote to connected (ICE and DTLS): 0 means 30 s. Expiry fails with
+     * WEBRTC_FAIL_ICE, or WEBRTC_FAIL_DTLS when ICE had connected. Needed because many peers
+     * never send end-of-candidates, so ICE alone may never declare failure. */
+    uint32_t connect_timeout_ms;
+    uint32_t dtls_timeout_ms; /* handshake, from ICE connected: 0 means 20 s */
 };
 
 int webrtc_transport_alloc(struct webrtc_transport **tp, const struct webrtc_transport_cfg *cfg,
@@ -55,21 +60,35 @@ int webrtc_transport_alloc(struct webrtc_transport **tp, const struct webrtc_tra
 /* The clear RTP/RTCP face for the stream on top. */
 struct media_transport *webrtc_transport_media(struct webrtc_transport *t);
 
+/* Our current ICE credentials; they change on an ICE restart (ours or the peer's), so read them
+ * again for each SDP. The strings stay valid until the next restart or the free. Owner's thread. */
 void webrtc_transport_local_credentials(const struct webrtc_transport *t, const char **ufrag,
                                         const char **pwd);
+
+/* We initiate an ICE restart (a new offer): new local credentials at once, read them with
+ * webrtc_transport_local_credentials(); local_candidate / gathering_done are reported again for
+ * the new generation. The peer's answer then comes through webrtc_transport_set_remote(). */
+int webrtc_transport_restart_ice(struct webrtc_transport *t);
 
 /* Starts gathering; local_candidate / gathering_done follow (host candidates at once). */
 int webrtc_transport_gather(struct webrtc_transport *t);
 
 /* The remote side's ICE credentials, DTLS fingerprint ("sha-256", "AB:CD:...") and our DTLS
  * role, from its SDP. Checks start once this is set. Calling it again with new ICE credentials
- * restarts ICE (an ICE restart in a renegotiation); DTLS and SRTP carry on. */
+ * restarts ICE (an ICE restart in a renegotiation; our credentials change too, and our candidates
+ * are reported again); DTLS and SRTP carry on. Calling it again with the same credentials is a
+ * no-op; a different fingerprint or role on an existing association is refused (ENOTSUP).
+ * EBADMSG for malformed credentials or fingerprint, EINVAL for NULLs. */
 int webrtc_transport_set_remote(struct webrtc_transport *t, const char *ufrag, const char *pwd,
                                 const char *fp_alg, const char *fingerprint, enum dtls_role role);
 
 /* One remote candidate ("candidate:..." with or without "a="). mDNS (.local) host candidates
  * cannot be resolved here and are skipped with a debug line (returns ENOTSUP): the peer's
- * checks reach us anyway and become peer-reflexive candidates. EBADMSG for garbage. */
+ * checks reach us anyway and become peer-reflexive candidates. TCP candidates and components
+ * other than 1 (we do UDP with rtcp-mux only) are skipped the same way. EBADMSG for garbage
+ * (logged with the log context). Candidates may come before or after set_remote; they are kept
+ * until the remote credentials are known. A candidate whose ufrag names another generation than
+ * the current remote one is held for a coming restart (or dropped by it). */
 int webrtc_transport_add_remote_candidate(struct webrtc_transport *t, const char *candidate);
 
 /* The peer said it has no more candidates. Optional: many peers never say so. */
@@ -77,16 +96,23 @@ void webrtc_transport_remote_gathering_done(struct webrtc_transport *t);
 
 struct webrtc_transport_info {
     bool connected;
-    char local_addr[64];  /* selected pair, "ip:port" */
+    char local_addr[64]; /* selected pair, "ip:port" */
     char remote_addr[64];
     int64_t ice_connected_us; /* monotonic time ICE connected, 0 until then */
     int64_t dtls_done_us;     /* monotonic time DTLS finished, 0 until then */
     char srtp_profile[40];
+    unsigned ice_restarts; /* ICE restarts that reconnected */
+    /* SRTP packet counters (see media/srtp_session.h) */
+    uint64_t srtp_rx_packets, srtp_rx_auth_fail, srtp_rx_replay, srtp_rx_other_fail;
+    uint64_t srtp_tx_packets, srtp_tx_fail;
 };
 void webrtc_transport_get_info(struct webrtc_transport *t, struct webrtc_transport_info *info);
 
 /* Stops the agent and all callbacks synchronously; mem_deref() afterwards frees. Closing first
- * lets an owner drop its own references without a callback racing in. */
+ * lets an owner drop its own references without a callback racing in. Sends close_notify if DTLS
+ * was up. After it returns no handler runs and the worker holds no callback of ours; media.send
+ * returns EAGAIN. Call it from the owner's thread (a handler may call it). mem_deref() without
+ * close() closes too. */
 void webrtc_transport_close(struct webrtc_transport *t);
 
 #endif

@@ -93,6 +93,11 @@ int rtp_encode(uint8_t *buf, size_t cap, const struct rtp_hdr *h, const uint8_t 
     if (hdr > cap || payload_len > cap - hdr)
         return EOVERFLOW;
 
+    /* The payload first: when it sits in buf where the new header goes (a decoded packet
+     * re-encoded with a larger header), the header must not overwrite it before it moves. */
+    if (payload_len && payload != buf + hdr)
+        memmove(buf + hdr, payload, payload_len);
+
     struct bytes_w w = bytes_w_init(buf, cap);
     uint8_t b0 = (uint8_t)(RTP_VERSION << 6 | (h->ext ? 0x10 : 0) | h->cc);
     uint8_t b1 = (uint8_t)((h->marker ? 0x80 : 0) | h->pt);
@@ -108,14 +113,14 @@ int rtp_encode(uint8_t *buf, size_t cap, const struct rtp_hdr *h, const uint8_t 
     if (h->ext) {
         err |= bw_u16(&w, h->ext_profile);
         err |= bw_u16(&w, (uint16_t)(h->ext_len / 4));
-        err |= bw_bytes(&w, h->ext_data, h->ext_len);
+        /* A packet rewritten in place (new seq or SSRC) has its block already there. */
+        if (h->ext_len && h->ext_data != buf + w.len)
+            memmove(buf + w.len, h->ext_data, h->ext_len);
+        w.len += h->ext_len;
     }
     if (err)
         return EOVERFLOW;
 
-    /* memmove: a payload encoded in place, or overlapping it, must survive. */
-    if (payload_len && payload != buf + hdr)
-        memmove(buf + hdr, payload, payload_len);
     *len = hdr + payload_len;
     return 0;
 }

@@ -49,7 +49,9 @@ int rtp_decode(struct rtp_hdr *h, const uint8_t *buf, size_t len, const uint8_t 
 
 /* Writes header (with h->csrc and, if h->ext, the extension block copied from h->ext_data) and
  * payload into buf; *len gets the packet length. h->padding is ignored (no padding written).
- * payload may already sit at buf + rtp_hdr_size(h) (encoded in place): it is then not copied. */
+ * payload and ext_data may point into buf where rtp_encode() puts them (a payload encoded in
+ * place at buf + rtp_hdr_size(h); a decoded packet rewritten in place with a new seq or SSRC),
+ * and payload may sit anywhere in buf; an extension block elsewhere in buf is not supported. */
 int rtp_encode(uint8_t *buf, size_t cap, const struct rtp_hdr *h, const uint8_t *payload,
                size_t payload_len, size_t *len);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "base/bytes.h"
 #include "rtp/rtp.h"
 
 /* V=2 P=1 X=1 CC=2, M=1 PT=96, seq 0x1234, ts 0xDEADBEEF, SSRC 0x11223344, two CSRCs, a
@@ -119,6 +120,44 @@ static void encode_in_place(void **state)
     static const uint8_t want[] = {0x81, 111,  0x00, 0x07, 0x00, 0x00, 0x03, 0xc0, 0,   0,
                                    0,    0x55, 0,    0,    0,    0x66, 'o',  'p',  'u', 's'};
     assert_memory_equal(buf, want, sizeof(want));
+}
+
+static void rewrite_in_place(void **state)
+{
+    uint8_t buf[128];
+    struct rtp_hdr h;
+    const uint8_t *pl;
+    size_t pl_len, len;
+
+    /* New seq and SSRC over the same buffer: extension block and payload stay put. */
+    memcpy(buf, full_pkt, sizeof(full_pkt));
+    assert_int_equal(rtp_decode(&h, buf, sizeof(full_pkt), &pl, &pl_len), 0);
+    h.seq = 0x4321;
+    h.ssrc = 0x99999999;
+    assert_int_equal(rtp_encode(buf, sizeof(buf), &h, pl, pl_len, &len), 0);
+    assert_int_equal(len, sizeof(full_pkt) - 3);
+    assert_int_equal(bytes_get16(buf + 2), 0x4321);
+    assert_int_equal(bytes_get32(buf + 8), 0x99999999);
+    assert_memory_equal(buf + 12, full_pkt + 12, len - 12);
+
+    /* A larger header (one more CSRC, no extension) in front of the payload still in buf. */
+    memcpy(buf, full_pkt, sizeof(full_pkt));
+    assert_int_equal(rtp_decode(&h, buf, sizeof(full_pkt), &pl, &pl_len), 0);
+    h.ext = false;
+    h.cc = 15;
+    for (unsigned i = 0; i < 15; i++)
+        h.csrc[i] = i;
+    assert_int_equal(rtp_encode(buf, sizeof(buf), &h, pl, pl_len, &len), 0);
+    assert_int_equal(len, 12 + 60 + 5);
+    assert_memory_equal(buf + 72, full_pkt + 32, 5);
+    assert_int_equal(bytes_get32(buf + 68), 14);
+
+    /* A smaller one: the payload moves back. */
+    assert_int_equal(rtp_decode(&h, buf, len, &pl, &pl_len), 0);
+    h.cc = 0;
+    assert_int_equal(rtp_encode(buf, sizeof(buf), &h, pl, pl_len, &len), 0);
+    assert_int_equal(len, 12 + 5);
+    assert_memory_equal(buf + 12, full_pkt + 32, 5);
 }
 
 static void encode_rejects_bad_header(void **state)
@@ -424,6 +463,7 @@ int main(void)
         cmocka_unit_test(decode_minimal_packet),
         cmocka_unit_test(reencode_matches_wire),
         cmocka_unit_test(encode_in_place),
+        cmocka_unit_test(rewrite_in_place),
         cmocka_unit_test(encode_rejects_bad_header),
         cmocka_unit_test(decode_rejects_malformed),
         cmocka_unit_test(ext_one_byte_edge_cases),

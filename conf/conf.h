@@ -1,0 +1,123 @@
+/*
+ * Conferences: rooms of members, each member hearing everyone else but never itself (an N-1
+ * mix), on a 20 ms clock.
+ *
+ * A mixer owns a few clock threads. Each room is pinned to one clock for its whole life (the
+ * least loaded one when the room is made) and is ticked by it only while it has members: an
+ * idle room is on no list, and a clock with nothing to tick has its timer disarmed and sleeps
+ * in read(). On every tick a clock takes each of its rooms' private lock in turn, pulls 20 ms
+ * from every member's port, mixes, and pushes 20 ms back. No lock is shared between rooms on
+ * that path and a tick allocates nothing, so rooms scale with clocks, not with a global lock.
+ *
+ * conf/ never knows what is behind a member: a WebRTC leg's audio stream, a SIP leg, a test's
+ * fake. It sees a port, four pointers wide.
+ *
+ * Threads: the control calls (alloc, join, leave, mute, foreach, free) come from one thread
+ * (the main loop) or are serialised by the caller. Getters of counts and stats may be called
+ * from anywhere. join / leave / foreach take the room's lock, so they wait at most for that
+ * one room's tick in progress (microseconds), never for the clock's other rooms.
+ */
+#ifndef SB_CONF_CONF_H
+#define SB_CONF_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "media/audio_stream.h"
+
+/* A member's audio, as the clock sees it. Called only from the room's clock thread, one member
+ * after another, never after conf_member_leave() has returned. */
+struct conf_port {
+    /* Next 20 ms received from the participant; must always fill pcm (zeros with
+     * info->kind = AUDIO_FRAME_SILENT when there is nothing). */
+    void (*read)(void *obj, int16_t *pcm, struct audio_frame_info *info);
+    /* 20 ms to send to the participant. Members who hear the same mix get the same pointer,
+     * so a port that encodes may recognise a frame it has already encoded. */
+    int (*write)(void *obj, const int16_t *pcm);
+    /* Once per tick after write, e.g. for RTCP; may be NULL. */
+    void (*tick)(void *obj, uint64_t now_us);
+    void *obj;
+};
+
+/* A port onto a media audio stream. The port does not hold a reference: the caller keeps the
+ * stream alive until conf_member_leave() returns. */
+struct audio_stream;
+void conf_port_from_audio_stream(struct conf_port *p, struct audio_stream *as);
+
+/* ---- mixer: the clock threads ---- */
+
+struct conf_mixer;
+
+/* The clock period. */
+#define CONF_TICK_US (AUDIO_FRAME_MS * 1000u)
+
+/* Starts nclocks clock threads (0: one per online CPU), each idle until a room needs it.
+ * mem_deref() of the mixer stops and joins them; rooms still alive then stop ticking (their
+ * joins fail with EINVAL) but stay valid until freed. */
+int conf_mixer_alloc(struct conf_mixer **mp, unsigned nclocks);
+
+unsigned conf_mixer_clock_count(const struct conf_mixer *m);
+
+struct conf_clock_stats {
+    uint64_t ticks;       /* ticks run */
+    uint64_t overruns;    /* ticks that started one period or more after their deadline */
+    uint64_t skipped;     /* deadlines given up when the clock fell too far behind */
+    uint32_t max_tick_us; /* longest tick (the work, not the wait) */
+    uint32_t last_tick_us;
+    unsigned rooms;   /* rooms pinned to this clock */
+    unsigned members; /* members in them */
+    bool running;     /* timer armed: some room has members */
+};
+
+/* EINVAL when idx is out of range. Lock-free; the figures are each exact, not a snapshot. */
+int conf_mixer_clock_stats(const struct conf_mixer *m, unsigned idx, struct conf_clock_stats *st);
+
+/* ---- rooms and members ---- */
+
+struct conf_room;
+struct conf_member;
+
+/* A room pinned to the mixer's least-loaded clock; name is for logs. The room holds a reference
+ * to its clock, not to the mixer. mem_deref() frees it once every member has left. */
+int conf_room_alloc(struct conf_room **rp, struct conf_mixer *m, const char *name);
+
+/* Adds a member whose audio is port (copied); label names it in !who lists and logs (copied).
+ * It hears the room and is heard from the next tick on. *mp is valid until conf_member_leave().
+ * EINVAL for bad arguments or a room whose mixer is gone, ENOMEM. */
+int conf_room_join(struct conf_room *room, const struct conf_port *port, const char *label,
+                   struct conf_member **mp);
+
+/* Removes the member and frees it. Synchronous: when it returns, the clock is not inside the
+ * port and never will be again, so the caller may free what the port points at right away.
+ * The others do not miss a tick. NULL is accepted. */
+void conf_member_leave(struct conf_member *mb);
+
+/* A muted (held) member is read but not mixed: nobody hears it; it still hears the room. */
+void conf_member_set_muted(struct conf_member *mb, bool muted);
+bool conf_member_muted(const struct conf_member *mb);
+
+const char *conf_member_label(const struct conf_member *mb);
+
+struct conf_member_stats {
+    uint64_t ticks;        /* frames read from and written to the port */
+    uint64_t frames_mixed; /* frames the others heard (not silent, not muted) */
+    uint64_t frames_silent;
+    uint64_t write_errors; /* port write() returned non-zero (EAGAIN before connecting...) */
+    uint8_t last_level;    /* -dBov of the last frame read, 127 for silence (RFC 6464 scale) */
+};
+
+/* Lock-free; safe from any thread while the member exists. */
+void conf_member_get_stats(const struct conf_member *mb, struct conf_member_stats *st);
+
+/* Members now in the room. Lock-free. */
+unsigned conf_room_count(const struct conf_room *room);
+const char *conf_room_name(const struct conf_room *room);
+/* Index of the clock the room is pinned to. */
+unsigned conf_room_clock(const struct conf_room *room);
+
+/* Calls h for each member in join order, with the room locked: h must not join, leave or free
+ * anything in this room. Return false from h to stop. */
+typedef bool(conf_member_h)(struct conf_member *mb, void *arg);
+void conf_room_foreach(struct conf_room *room, conf_member_h *h, void *arg);
+
+#endif

@@ -1,0 +1,317 @@
+/*
+ * Rooms and their members, and the tick a clock runs for one room.
+ *
+ * Everything a tick touches belongs to the room: the member array, each member's input frame,
+ * the mix and the scratch frame for a talker's N-1 are allocated at join time, so a tick
+ * allocates nothing. The room's lock is taken by its clock for the room's whole tick and by the
+ * control thread for join / leave / foreach; that mutual exclusion is what makes leave
+ * synchronous without any hand-shake: once leave has the lock, the clock is not in the room,
+ * and the next tick walks an array that no longer holds the member.
+ */
+#include "conf/conf.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "conf/clock.h"
+#include "conf/mix.h"
+
+struct conf_member {
+    struct conf_room *room; /* reference */
+    struct conf_port port;
+    char *label;
+    atomic_bool muted;
+
+    /* Written by the clock during a tick, under the room's lock. */
+    bool talking;
+    struct audio_frame_info info;
+    int16_t in[AUDIO_FRAME_SAMPLES];
+
+    /* Written by the clock only (so plain load + store, no locked add), read from anywhere. */
+    atomic_uint_fast64_t ticks;
+    atomic_uint_fast64_t frames_mixed;
+    atomic_uint_fast64_t frames_silent;
+    atomic_uint_fast64_t write_errors;
+    atomic_uint last_level;
+};
+
+struct conf_room {
+    struct conf_sched sched;  /* the clock's links */
+    struct conf_clock *clock; /* reference; the room never moves */
+    char *name;
+    char *log_ctx;
+    atomic_uint count; /* == n, for lock-free readers */
+
+    pthread_mutex_t lock;
+    /* Under lock: */
+    struct conf_member **members; /* join order */
+    unsigned n, cap;
+    bool scheduled; /* on the clock's inbox or tick list */
+    struct conf_mix mix;
+    int16_t out[AUDIO_FRAME_SAMPLES]; /* a talker's N-1, written then sent at once */
+};
+
+static inline void stat_inc(atomic_uint_fast64_t *c)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+static void room_destroy(void *arg)
+{
+    struct conf_room *r = arg;
+
+    /* Members and the clock's lists each hold a reference, so nobody is left to tick. */
+    if (r->clock) {
+        conf_clock_add_rooms(r->clock, -1);
+        logc_debug(r->log_ctx, "conference room freed");
+    }
+    free(r->members);
+    pthread_mutex_destroy(&r->lock);
+    mem_deref(r->clock);
+    mem_deref(r->name);
+    mem_deref(r->log_ctx);
+}
+
+int conf_room_alloc(struct conf_room **rp, struct conf_mixer *m, const char *name)
+{
+    if (!rp || !m)
+        return EINVAL;
+    if (!name)
+        name = "";
+
+    struct conf_room *r = mem_zalloc(sizeof(*r), room_destroy);
+    if (!r)
+        return ENOMEM;
+    pthread_mutex_init(&r->lock, NULL);
+    atomic_init(&r->count, 0);
+    r->sched.room = r;
+    r->name = mem_strdup(name);
+    size_t ctxlen = strlen(name) + sizeof("room=");
+    r->log_ctx = mem_alloc(ctxlen, NULL);
+    if (!r->name || !r->log_ctx) {
+        mem_deref(r);
+        return ENOMEM;
+    }
+    snprintf(r->log_ctx, ctxlen, "room=%s", name);
+
+    r->clock = conf_mixer_pick_clock(m);
+    if (!r->clock) {
+        mem_deref(r);
+        return EINVAL;
+    }
+    conf_clock_add_rooms(r->clock, 1);
+    logc_debug(r->log_ctx, "conference room on clock %u", conf_clock_index(r->clock));
+    *rp = r;
+    return 0;
+}
+
+unsigned conf_room_count(const struct conf_room *room)
+{
+    return room ? atomic_load_explicit(&room->count, memory_order_relaxed) : 0;
+}
+
+const char *conf_room_name(const struct conf_room *room)
+{
+    return room ? room->name : NULL;
+}
+
+unsigned conf_room_clock(const struct conf_room *room)
+{
+    return conf_clock_index(room->clock);
+}
+
+int conf_room_join(struct conf_room *room, const struct conf_port *port, const char *label,
+                   struct conf_member **mp)
+{
+    if (!room || !port || !port->read || !port->write || !mp)
+        return EINVAL;
+
+    /* Everything the member will need on the tick path is allocated here, off the clock. */
+    struct conf_member *mb = mem_zalloc(sizeof(*mb), NULL);
+    if (!mb)
+        return ENOMEM;
+    mb->label = mem_strdup(label ? label : "");
+    if (!mb->label) {
+        mem_deref(mb);
+        return ENOMEM;
+    }
+    mb->port = *port;
+    atomic_init(&mb->muted, false);
+    atomic_init(&mb->last_level, 127);
+
+    int err = 0;
+    pthread_mutex_lock(&room->lock);
+    if (room->n == room->cap) {
+        unsigned cap = room->cap ? room->cap * 2 : 8;
+        struct conf_member **mv = realloc(room->members, cap * sizeof(*mv));
+        if (!mv) {
+            err = ENOMEM;
+            goto out;
+        }
+        room->members = mv;
+        room->cap = cap;
+    }
+    if (!room->scheduled) {
+        if (!conf_clock_schedule(room->clock, &room->sched)) {
+            logc_warn(room->log_ctx, "cannot join %s: the mixer is stopped", mb->label);
+            err = EINVAL;
+            goto out;
+        }
+        room->scheduled = true;
+    }
+    mb->room = mem_ref(room);
+    room->members[room->n++] = mb;
+    atomic_store_explicit(&room->count, room->n, memory_order_relaxed);
+out:
+    pthread_mutex_unlock(&room->lock);
+    if (err) {
+        mem_deref(mb->label);
+        mem_deref(mb);
+        return err;
+    }
+    conf_clock_add_members(room->clock, 1);
+    logc_debug(room->log_ctx, "%s joined (%u in the room)", mb->label, conf_room_count(room));
+    *mp = mb;
+    return 0;
+}
+
+void conf_member_leave(struct conf_member *mb)
+{
+    if (!mb)
+        return;
+    struct conf_room *room = mb->room;
+
+    pthread_mutex_lock(&room->lock);
+    for (unsigned i = 0; i < room->n; i++) {
+        if (room->members[i] != mb)
+            continue;
+        memmove(&room->members[i], &room->members[i + 1],
+                (room->n - i - 1) * sizeof(room->members[0]));
+        room->n--;
+        break;
+    }
+    atomic_store_explicit(&room->count, room->n, memory_order_relaxed);
+    pthread_mutex_unlock(&room->lock);
+    /* The clock is out of the room and will not find mb again: the port is the caller's. */
+
+    conf_clock_add_members(room->clock, -1);
+    logc_debug(room->log_ctx, "%s left (%u in the room)", mb->label, conf_room_count(room));
+    mem_deref(mb->label);
+    mem_deref(mb);
+    mem_deref(room);
+}
+
+void conf_member_set_muted(struct conf_member *mb, bool muted)
+{
+    if (mb)
+        atomic_store_explicit(&mb->muted, muted, memory_order_relaxed);
+}
+
+bool conf_member_muted(const struct conf_member *mb)
+{
+    return mb && atomic_load_explicit(&mb->muted, memory_order_relaxed);
+}
+
+const char *conf_member_label(const struct conf_member *mb)
+{
+    return mb ? mb->label : NULL;
+}
+
+void conf_member_get_stats(const struct conf_member *mb, struct conf_member_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    if (!mb)
+        return;
+    st->ticks = atomic_load_explicit(&mb->ticks, memory_order_relaxed);
+    st->frames_mixed = atomic_load_explicit(&mb->frames_mixed, memory_order_relaxed);
+    st->frames_silent = atomic_load_explicit(&mb->frames_silent, memory_order_relaxed);
+    st->write_errors = atomic_load_explicit(&mb->write_errors, memory_order_relaxed);
+    st->last_level = (uint8_t)atomic_load_explicit(&mb->last_level, memory_order_relaxed);
+}
+
+void conf_room_foreach(struct conf_room *room, conf_member_h *h, void *arg)
+{
+    if (!room || !h)
+        return;
+    pthread_mutex_lock(&room->lock);
+    for (unsigned i = 0; i < room->n; i++) {
+        if (!h(room->members[i], arg))
+            break;
+    }
+    pthread_mutex_unlock(&room->lock);
+}
+
+/* ---- the clock's side ---- */
+
+/* The sender's RFC 6464 level when it gave one for a decoded frame, else measured: most
+ * frames arrive with one, and measuring costs a pass over the frame. */
+static uint8_t frame_level(const struct conf_member *mb)
+{
+    if (mb->info.kind == AUDIO_FRAME_SILENT)
+        return 127;
+    if (mb->info.kind == AUDIO_FRAME_DECODED && mb->info.level < 127)
+        return mb->info.level;
+    return conf_mix_level(mb->in, AUDIO_FRAME_SAMPLES);
+}
+
+bool conf_room_clock_tick(struct conf_room *r, uint64_t now_us)
+{
+    pthread_mutex_lock(&r->lock);
+    unsigned n = r->n;
+    if (n == 0) {
+        r->scheduled = false;
+        pthread_mutex_unlock(&r->lock);
+        return false;
+    }
+    struct conf_member *const *mv = r->members;
+
+    conf_mix_begin(&r->mix);
+    for (unsigned i = 0; i < n; i++) {
+        struct conf_member *mb = mv[i];
+        mb->info.kind = AUDIO_FRAME_SILENT;
+        mb->info.level = 127;
+        mb->info.voice = false;
+        mb->port.read(mb->port.obj, mb->in, &mb->info);
+
+        bool silent = mb->info.kind == AUDIO_FRAME_SILENT;
+        mb->talking = !silent && !atomic_load_explicit(&mb->muted, memory_order_relaxed);
+        atomic_store_explicit(&mb->last_level, frame_level(mb), memory_order_relaxed);
+        if (silent)
+            stat_inc(&mb->frames_silent);
+        if (mb->talking) {
+            conf_mix_add(&r->mix, mb->in);
+            stat_inc(&mb->frames_mixed);
+        }
+    }
+    const int16_t *all = conf_mix_end(&r->mix);
+
+    for (unsigned i = 0; i < n; i++) {
+        struct conf_member *mb = mv[i];
+        const int16_t *out = all;
+        if (mb->talking) {
+            conf_mix_minus(&r->mix, mb->in, r->out);
+            out = r->out;
+        }
+        if (mb->port.write(mb->port.obj, out) != 0)
+            stat_inc(&mb->write_errors);
+        if (mb->port.tick)
+            mb->port.tick(mb->port.obj, now_us);
+        stat_inc(&mb->ticks);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return true;
+}
+
+void conf_room_clock_detach(struct conf_room *r)
+{
+    pthread_mutex_lock(&r->lock);
+    r->scheduled = false;
+    pthread_mutex_unlock(&r->lock);
+}

@@ -53,6 +53,7 @@ enum msg_kind {
     M_RESTART, /* ICE restart: new local and/or remote credentials */
     M_CANDIDATE,
     M_REMOTE_DONE,
+    M_REVOKE,
     /* libnice signals raised off the worker thread, re-posted to it */
     M_SIG_STATE,
     M_SIG_NEW_CAND,
@@ -301,14 +302,21 @@ static void stop_source(GSource **src)
     }
 }
 
-static void w_fail(struct webrtc_transport *t, enum webrtc_failure why, const char *detail)
+/* Reports the transport's one failure. lvl: a peer hanging up is news, not a problem. */
+static void w_fail_lvl(struct webrtc_transport *t, enum webrtc_failure why, const char *detail,
+                       enum log_level lvl)
 {
     if (t->w.failed_reported || t->w.closed)
         return;
     t->w.failed_reported = true;
     stop_source(&t->w.connect_timer);
-    logc_warn(t->log_ctx, "webrtc: %s failure: %s", failure_name(why), detail);
+    log_msg(lvl, t->log_ctx, "webrtc: %s failure: %s", failure_name(why), detail);
     post_event(t, M_EV_FAILED, why, detail);
+}
+
+static void w_fail(struct webrtc_transport *t, enum webrtc_failure why, const char *detail)
+{
+    w_fail_lvl(t, why, detail, LOG_LVL_WARN);
 }
 
 static void w_maybe_connected(struct webrtc_transport *t)
@@ -392,7 +400,8 @@ static void dtls_established(const struct dtls_srtp_keys *keys, void *arg)
 static void dtls_closed(int err, const char *reason, void *arg)
 {
     struct webrtc_transport *t = arg;
-    w_fail(t, err == EKEYREJECTED ? WEBRTC_FAIL_FINGERPRINT : WEBRTC_FAIL_DTLS, reason);
+    w_fail_lvl(t, err == EKEYREJECTED ? WEBRTC_FAIL_FINGERPRINT : WEBRTC_FAIL_DTLS, reason,
+               err == ECONNRESET ? LOG_LVL_INFO : LOG_LVL_WARN);
 }
 
 static const struct dtls_conn_handlers dtls_handlers = {
@@ -411,14 +420,15 @@ static void on_recv(NiceAgent *agent, guint stream_id, guint component_id, guint
 
     if (t->w.closed)
         return;
-    switch (rtp_demux(pkt, n)) {
+    enum rtp_demux kind = rtp_demux(pkt, n);
+    switch (kind) {
     case RTP_DEMUX_DTLS:
         if (t->w.dtls)
             dtls_conn_recv(t->w.dtls, pkt, n);
         break;
     case RTP_DEMUX_RTP:
     case RTP_DEMUX_RTCP: {
-        bool rtcp = rtp_demux(pkt, n) == RTP_DEMUX_RTCP;
+        bool rtcp = kind == RTP_DEMUX_RTCP;
         struct srtp_session *in = t->srtp_in; /* written on this thread */
         if (!in || srtp_session_unprotect(in, pkt, &n, rtcp))
             break;
@@ -544,7 +554,8 @@ static void w_state(struct webrtc_transport *t, guint state)
     case NICE_COMPONENT_STATE_FAILED:
         t->w.ice_up = false;
         if (t->w.ever_connected && !t->w.restarting)
-            w_fail(t, WEBRTC_FAIL_CONSENT, "consent to send expired: the peer stopped answering");
+            w_fail(t, WEBRTC_FAIL_CONSENT,
+                   "consent to send lost (RFC 7675): the peer stopped answering or revoked it");
         else if (t->w.remote_gathering_done)
             w_fail(t, WEBRTC_FAIL_ICE, "connectivity checks failed on every candidate pair");
         /* Otherwise more candidates may still come; the connect timer decides. */
@@ -709,6 +720,9 @@ static void worker_handle(struct webrtc_transport *t, struct msg *m)
         nice_agent_peer_candidate_gathering_done(t->agent, t->stream_id);
         if (t->w.state == NICE_COMPONENT_STATE_FAILED && !t->w.ever_connected)
             w_fail(t, WEBRTC_FAIL_ICE, "connectivity checks failed on every candidate pair");
+        break;
+    case M_REVOKE:
+        nice_agent_consent_lost(t->agent, t->stream_id, COMPONENT);
         break;
     case M_SIG_STATE:
         w_state(t, m->u.state);
@@ -1170,6 +1184,13 @@ void webrtc_transport_remote_gathering_done(struct webrtc_transport *t)
     if (!t || atomic_load(&t->closed))
         return;
     mbox_post(&t->to_worker, msg_new(M_REMOTE_DONE));
+}
+
+void webrtc_transport_revoke_consent(struct webrtc_transport *t)
+{
+    if (!t || atomic_load(&t->closed))
+        return;
+    mbox_post(&t->to_worker, msg_new(M_REVOKE));
 }
 
 void webrtc_transport_get_info(struct webrtc_transport *t, struct webrtc_transport_info *info)

@@ -94,6 +94,11 @@ int webrtc_transport_add_remote_candidate(struct webrtc_transport *t, const char
 /* The peer said it has no more candidates. Optional: many peers never say so. */
 void webrtc_transport_remote_gathering_done(struct webrtc_transport *t);
 
+/* Revokes our consent to receive (RFC 7675 section 5.2): from now on we refuse the peer's consent
+ * checks, so it stops sending within seconds (its transport fails with consent lost) even when
+ * our hangup never reaches it through signalling. Undone only by an ICE restart. */
+void webrtc_transport_revoke_consent(struct webrtc_transport *t);
+
 struct webrtc_transport_info {
     bool connected;
     char local_addr[64]; /* selected pair, "ip:port" */

@@ -798,8 +798,40 @@ static void ice_restart_keeps_dtls(void **state)
     check_media(f, &f->b, &f->a, 700);
 }
 
+static void consent_revoked_fails_the_peer(void **state)
+{
+    struct fixture *f = *state;
+    make(f, &f->a, true, NULL);
+    make(f, &f->b, false, NULL);
+    f->a.fwd = f->b.fwd = FWD_DIRECT;
+    assert_int_equal(set_remote_from(&f->a, &f->b), 0);
+    assert_int_equal(set_remote_from(&f->b, &f->a), 0);
+    webrtc_transport_gather(f->a.t);
+    webrtc_transport_gather(f->b.t);
+    assert_true(wait_until(f, both_connected, WAIT_MS));
+
+    /* a withdraws consent; b's next consent check (every 4-6 s) is refused. */
+    webrtc_transport_revoke_consent(f->a.t);
+    assert_true(wait_until(f, b_failed, WAIT_MS));
+    assert_int_equal(f->b.why, WEBRTC_FAIL_CONSENT);
+    assert_int_equal(f->b.failed, 1);
+    assert_int_equal(f->a.failed, 0);
+}
+
 int main(void)
 {
+    /* Consent checks run every few seconds, so that case is its own (slower) executable. */
+    const struct CMUnitTest consent[] = {
+        cmocka_unit_test_setup_teardown(consent_revoked_fails_the_peer, setup, teardown),
+    };
+#ifdef TEST_CONSENT
+    const bool consent_only = true;
+#else
+    const bool consent_only = false;
+#endif
+    if (consent_only)
+        return cmocka_run_group_tests_name("webrtc_consent", consent, NULL, NULL);
+
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(connect_and_exchange_media, setup, teardown),
         cmocka_unit_test_setup_teardown(fingerprint_mismatch_fails_without_media, setup, teardown),

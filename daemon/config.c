@@ -185,7 +185,7 @@ static bool check_ip(struct config_ctx *ctx, const struct config_field *f, const
     if (any) {
         config_error(ctx, line,
                      "%s: '%s' is the unspecified address; give the address peers send media to",
-                     name, s);
+                     name, config_quote(q, sizeof(q), s, strlen(s)));
         return false;
     }
     return true;

@@ -34,6 +34,7 @@ static const char *const reason_names[] = {
     [CALL_REASON_UNKNOWN_ERROR] = "unknown_error",
     [CALL_REASON_REPLACED] = "replaced",
     [CALL_REASON_OTHER] = "other",
+    [CALL_REASON_REJECTED] = "rejected",
 };
 
 int call_event_type_parse(const char *type, enum call_event_type *out)
@@ -57,7 +58,8 @@ const char *call_reason_name(enum call_hangup_reason r)
     return (unsigned)r < sizeof(reason_names) / sizeof(reason_names[0]) ? reason_names[r] : "?";
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -106,8 +108,8 @@ static int get_lifetime(json_t *obj, const char *key, uint32_t *out, char *err, 
 }
 
 /* A session description object {type, sdp}; want_type NULL accepts "offer" and "answer". */
-static int get_description(json_t *obj, const char *key, const char *want_type,
-                           const char **type, const char **sdp, char *err, size_t errlen)
+static int get_description(json_t *obj, const char *key, const char *want_type, const char **type,
+                           const char **sdp, char *err, size_t errlen)
 {
     json_t *d = json_object_get(obj, key);
     if (!d)
@@ -133,8 +135,8 @@ static int get_version(json_t *content, int *version)
         *version = (int)json_integer_value(v);
         return 0;
     }
-    if (json_is_string(v) && (strcmp(json_string_value(v), "0") == 0 ||
-                              strcmp(json_string_value(v), "1") == 0)) {
+    if (json_is_string(v) &&
+        (strcmp(json_string_value(v), "0") == 0 || strcmp(json_string_value(v), "1") == 0)) {
         *version = json_string_value(v)[0] - '0';
         return 0;
     }
@@ -186,8 +188,8 @@ static enum call_hangup_reason reason_parse(const char *s)
     return CALL_REASON_OTHER;
 }
 
-int call_event_decode(struct call_event *ev, enum call_event_type type, json_t *content,
-                      char *err, size_t errlen)
+int call_event_decode(struct call_event *ev, enum call_event_type type, json_t *content, char *err,
+                      size_t errlen)
 {
     memset(ev, 0, sizeof(*ev));
     ev->type = type;
@@ -208,8 +210,7 @@ int call_event_decode(struct call_event *ev, enum call_event_type type, json_t *
         return EPROTONOSUPPORT;
     }
 
-    e = get_string(content, "party_id", ev->version >= 1, CALL_ID_MAX, &ev->party_id, err,
-                   errlen);
+    e = get_string(content, "party_id", ev->version >= 1, CALL_ID_MAX, &ev->party_id, err, errlen);
     if (e)
         return e;
 
@@ -223,8 +224,7 @@ int call_event_decode(struct call_event *ev, enum call_event_type type, json_t *
             e = get_string(content, "invitee", false, 255, &ev->u.invite.invitee, err, errlen);
         return e;
     case CALL_EV_ANSWER:
-        return get_description(content, "answer", "answer", &dtype, &ev->u.answer.sdp, err,
-                               errlen);
+        return get_description(content, "answer", "answer", &dtype, &ev->u.answer.sdp, err, errlen);
     case CALL_EV_NEGOTIATE:
         e = get_description(content, "description", NULL, &ev->u.negotiate.sdp_type,
                             &ev->u.negotiate.sdp, err, errlen);
@@ -251,8 +251,7 @@ int call_event_decode(struct call_event *ev, enum call_event_type type, json_t *
 
 static json_t *base_content(const char *call_id, const char *party_id)
 {
-    return json_pack("{s:s, s:s, s:s}", "call_id", call_id, "party_id", party_id, "version",
-                     "1");
+    return json_pack("{s:s, s:s, s:s}", "call_id", call_id, "party_id", party_id, "version", "1");
 }
 
 static void add_stream_metadata(json_t *content, const char *stream_id)
@@ -293,16 +292,14 @@ json_t *call_event_negotiate(const char *call_id, const char *party_id, const ch
                              const char *sdp, uint32_t lifetime_ms, const char *stream_id)
 {
     json_t *c = base_content(call_id, party_id);
-    json_object_set_new(c, "description",
-                        json_pack("{s:s, s:s}", "type", sdp_type, "sdp", sdp));
+    json_object_set_new(c, "description", json_pack("{s:s, s:s}", "type", sdp_type, "sdp", sdp));
     json_object_set_new(c, "lifetime", json_integer(lifetime_ms));
     add_stream_metadata(c, stream_id);
     return c;
 }
 
 json_t *call_event_candidates(const char *call_id, const char *party_id,
-                              const char *const *candidates, size_t n, const char *mid,
-                              bool end)
+                              const char *const *candidates, size_t n, const char *mid, bool end)
 {
     json_t *c = base_content(call_id, party_id);
     json_t *arr = json_array();
@@ -310,8 +307,8 @@ json_t *call_event_candidates(const char *call_id, const char *party_id,
         json_array_append_new(arr, json_pack("{s:s, s:s, s:i}", "candidate", candidates[i],
                                              "sdpMid", mid, "sdpMLineIndex", 0));
     if (end)
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:i}", "candidate", "", "sdpMid", mid,
-                                             "sdpMLineIndex", 0));
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:i}", "candidate", "", "sdpMid", mid, "sdpMLineIndex", 0));
     json_object_set_new(c, "candidates", arr);
     return c;
 }
@@ -324,11 +321,10 @@ json_t *call_event_select_answer(const char *call_id, const char *party_id,
     return c;
 }
 
-json_t *call_event_hangup(const char *call_id, const char *party_id,
-                          enum call_hangup_reason reason)
+json_t *call_event_hangup(const char *call_id, const char *party_id, enum call_hangup_reason reason)
 {
     json_t *c = base_content(call_id, party_id);
-    if (reason != CALL_REASON_NONE && reason != CALL_REASON_OTHER)
+    if (reason != CALL_REASON_NONE && reason != CALL_REASON_OTHER && reason != CALL_REASON_REJECTED)
         json_object_set_new(c, "reason", json_string(call_reason_name(reason)));
     return c;
 }

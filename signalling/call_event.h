@@ -39,8 +39,9 @@ enum call_hangup_reason {
     CALL_REASON_USER_MEDIA_FAILED,
     CALL_REASON_USER_BUSY,
     CALL_REASON_UNKNOWN_ERROR,
-    CALL_REASON_REPLACED,  /* glare resolution (matrix-js-sdk) */
-    CALL_REASON_OTHER,     /* any other string: kept in reason_text */
+    CALL_REASON_REPLACED, /* glare resolution (matrix-js-sdk) */
+    CALL_REASON_OTHER,    /* any other string: kept in reason_text */
+    CALL_REASON_REJECTED, /* not a hangup reason: the peer sent m.call.reject (never sent) */
 };
 
 struct call_candidate {
@@ -92,8 +93,8 @@ const char *call_event_type_name(enum call_event_type t);
  * EPROTONOSUPPORT for a version other than 0 and 1 (call_id is still set when it was readable,
  * so the caller can refuse the call by id).
  */
-int call_event_decode(struct call_event *ev, enum call_event_type type, json_t *content,
-                      char *err, size_t errlen);
+int call_event_decode(struct call_event *ev, enum call_event_type type, json_t *content, char *err,
+                      size_t errlen);
 
 const char *call_reason_name(enum call_hangup_reason r);
 
@@ -106,8 +107,7 @@ json_t *call_event_negotiate(const char *call_id, const char *party_id, const ch
                              const char *sdp, uint32_t lifetime_ms, const char *stream_id);
 /* candidates: "candidate:..." strings, each for m-line 0 / mid; end adds the "" marker. */
 json_t *call_event_candidates(const char *call_id, const char *party_id,
-                              const char *const *candidates, size_t n, const char *mid,
-                              bool end);
+                              const char *const *candidates, size_t n, const char *mid, bool end);
 json_t *call_event_select_answer(const char *call_id, const char *party_id,
                                  const char *selected_party_id);
 json_t *call_event_hangup(const char *call_id, const char *party_id,

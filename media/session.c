@@ -1,0 +1,379 @@
+/*
+ * A WebRTC audio session: glue between the SDP offer/answer (what was agreed), the WebRTC
+ * transport (where packets go) and the audio stream (what they carry). The session keeps the
+ * previous negotiation's result so a re-offer can be told apart from a new call: an ICE restart
+ * restarts ICE only, a hold changes the stream's direction only, and the stream itself (SSRC,
+ * sequence numbers, codec state) lives for the whole call.
+ */
+#include "media/session.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "media/audio_stream.h"
+#include "media/dtls.h"
+#include "media/sdp.h"
+#include "media/sdp_offer_answer.h"
+#include "media/webrtc_transport.h"
+
+#define SESSION_MAX_LOCAL_CANDIDATES 32
+
+struct media_session {
+    struct media_session_cfg cfg;
+    char *log_ctx;
+    const struct media_session_handlers *h;
+    void *arg;
+    bool offerer;
+    bool closed;
+
+    struct webrtc_transport *transport;
+    struct audio_stream *audio;
+
+    /* What our SDP says about us. */
+    uint64_t sess_id, sess_version;
+    uint32_t ssrc;
+    char cname[24], stream_id[40], track_id[40];
+    char *local_cands[SESSION_MAX_LOCAL_CANDIDATES];
+    size_t nlocal_cands;
+    bool gathering_done;
+
+    /* The agreed parameters, once any negotiation finished. */
+    bool negotiated;
+    struct sdp_audio_params params;
+    struct sdp_session *remote_offer; /* the offer awaiting our answer */
+};
+
+static const char *const failure_names[] = {
+    [MEDIA_FAIL_ICE] = "ice",
+    [MEDIA_FAIL_DTLS] = "dtls",
+    [MEDIA_FAIL_FINGERPRINT] = "fingerprint",
+    [MEDIA_FAIL_CONSENT] = "consent",
+};
+
+const char *media_failure_name(enum media_failure f)
+{
+    return (unsigned)f < 4 ? failure_names[f] : "?";
+}
+
+static void random_token(char *buf, size_t len)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    unsigned char rnd[64];
+    size_t n = len - 1 < sizeof(rnd) ? len - 1 : sizeof(rnd);
+    RAND_bytes(rnd, (int)n);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = alphabet[rnd[i] % (sizeof(alphabet) - 1)];
+    buf[n] = '\0';
+}
+
+static void clear_local_candidates(struct media_session *s)
+{
+    for (size_t i = 0; i < s->nlocal_cands; i++)
+        mem_deref(s->local_cands[i]);
+    s->nlocal_cands = 0;
+    s->gathering_done = false;
+}
+
+/* ---- transport events ---- */
+
+static void on_local_candidate(const char *candidate, void *arg)
+{
+    struct media_session *s = arg;
+    if (s->nlocal_cands < SESSION_MAX_LOCAL_CANDIDATES)
+        s->local_cands[s->nlocal_cands++] = mem_strdup(candidate);
+    if (s->h->local_candidate)
+        s->h->local_candidate(candidate, s->arg);
+}
+
+static void on_gathering_done(void *arg)
+{
+    struct media_session *s = arg;
+    s->gathering_done = true;
+    if (s->h->gathering_done)
+        s->h->gathering_done(s->arg);
+}
+
+static void on_connected(void *arg)
+{
+    struct media_session *s = arg;
+    if (s->h->connected)
+        s->h->connected(s->arg);
+}
+
+static void on_failed(enum webrtc_failure why, const char *detail, void *arg)
+{
+    struct media_session *s = arg;
+    enum media_failure f = why == WEBRTC_FAIL_DTLS          ? MEDIA_FAIL_DTLS
+                           : why == WEBRTC_FAIL_FINGERPRINT ? MEDIA_FAIL_FINGERPRINT
+                           : why == WEBRTC_FAIL_CONSENT     ? MEDIA_FAIL_CONSENT
+                                                            : MEDIA_FAIL_ICE;
+    if (s->h->failed)
+        s->h->failed(f, detail, s->arg);
+}
+
+static const struct webrtc_transport_handlers transport_handlers = {
+    .local_candidate = on_local_candidate,
+    .gathering_done = on_gathering_done,
+    .connected = on_connected,
+    .failed = on_failed,
+};
+
+/* ---- our description ---- */
+
+static void local_desc(struct media_session *s, struct sdp_local *l)
+{
+    memset(l, 0, sizeof(*l));
+    l->profile = SDP_PROFILE_WEBRTC;
+    l->sess_id = s->sess_id;
+    l->sess_version = s->sess_version;
+    webrtc_transport_local_credentials(s->transport, &l->ice_ufrag, &l->ice_pwd);
+    l->fp_alg = "sha-256";
+    l->fingerprint = dtls_identity_fingerprint(s->cfg.identity);
+    l->candidates = (const char *const *)s->local_cands;
+    l->ncandidates = s->nlocal_cands;
+    l->candidates_done = s->gathering_done;
+    l->ssrc = s->ssrc;
+    l->cname = s->cname;
+    l->msid_stream = s->stream_id;
+    l->msid_track = s->track_id;
+    l->dir = SDP_DIR_SENDRECV;
+    l->current = s->negotiated ? &s->params : NULL;
+}
+
+/* ---- applying a negotiation ---- */
+
+static int apply(struct media_session *s, const struct sdp_audio_params *p, char *err,
+                 size_t errlen)
+{
+    int e = webrtc_transport_set_remote(s->transport, p->ice_ufrag, p->ice_pwd, p->fp_alg,
+                                        p->fingerprint, p->dtls_role);
+    if (e) {
+        snprintf(err, errlen, "the transport refused the remote description: %s", strerror(e));
+        return e;
+    }
+    for (size_t i = 0; i < p->ncandidates; i++)
+        webrtc_transport_add_remote_candidate(s->transport, p->candidates[i]);
+    if (p->end_of_candidates)
+        webrtc_transport_remote_gathering_done(s->transport);
+
+    if (!s->audio) {
+        struct audio_stream_cfg ac = {
+            .opus_pt = p->pt,
+            .dtmf_pt = p->dtmf_pt,
+            .level_ext_id = p->level_ext_id,
+            .fec = p->opus_fec,
+            .dtx = p->opus_dtx,
+            .bitrate = s->cfg.opus_bitrate,
+            .complexity = s->cfg.opus_complexity,
+            .local_ssrc = s->ssrc,
+            .cname = s->cname,
+            .log_ctx = s->log_ctx,
+        };
+        e = audio_stream_alloc(&s->audio, webrtc_transport_media(s->transport), &ac);
+        if (e) {
+            snprintf(err, errlen, "cannot start the audio stream: %s", strerror(e));
+            return e;
+        }
+    }
+    audio_stream_set_direction(s->audio, p->send, p->recv);
+    s->params = *p;
+    /* The candidate pointers belong to the remote SDP, which is not kept. */
+    s->params.ncandidates = 0;
+    s->negotiated = true;
+    return 0;
+}
+
+int media_session_set_remote_offer(struct media_session *s, const char *sdp, char *err,
+                                   size_t errlen)
+{
+    if (s->offerer && !s->negotiated) {
+        snprintf(err, errlen, "we made the offer; an offer from the peer now is glare");
+        return EPROTO;
+    }
+    struct sdp_session *offer = NULL;
+    int e = sdp_parse(&offer, sdp, strlen(sdp), err, errlen);
+    if (e)
+        return e;
+    struct sdp_local l;
+    local_desc(s, &l);
+    struct sdp_audio_params p;
+    e = sdp_offer_read(offer, &l, &p, err, errlen);
+    if (!e) {
+        if (p.ice_restart) {
+            logc_info(s->log_ctx, "the peer restarts ICE");
+            clear_local_candidates(s);
+        }
+        e = apply(s, &p, err, errlen);
+    }
+    if (e) {
+        mem_deref(offer);
+        return e;
+    }
+    mem_deref(s->remote_offer);
+    s->remote_offer = offer;
+    return 0;
+}
+
+int media_session_create_answer(struct media_session *s, char **sdp)
+{
+    if (!s->remote_offer)
+        return EINVAL;
+    s->sess_version++;
+    struct sdp_local l;
+    local_desc(s, &l);
+    struct sdp_audio_params p;
+    char err[256];
+    int e = sdp_answer_create(s->remote_offer, &l, sdp, &p, err, sizeof(err));
+    if (e)
+        logc_error(s->log_ctx, "cannot write our answer: %s", err);
+    s->remote_offer = mem_deref(s->remote_offer);
+    return e;
+}
+
+int media_session_create_offer(struct media_session *s, char **sdp)
+{
+    if (!s->offerer)
+        return EINVAL;
+    struct sdp_local l;
+    local_desc(s, &l);
+    return sdp_offer_create(&l, sdp);
+}
+
+int media_session_set_remote_answer(struct media_session *s, const char *sdp, char *err,
+                                    size_t errlen)
+{
+    if (!s->offerer) {
+        snprintf(err, errlen, "an answer, but we made no offer");
+        return EPROTO;
+    }
+    struct sdp_session *answer = NULL;
+    int e = sdp_parse(&answer, sdp, strlen(sdp), err, errlen);
+    if (e)
+        return e;
+    struct sdp_local l;
+    local_desc(s, &l);
+    struct sdp_audio_params p;
+    e = sdp_answer_read(answer, &l, &p, err, errlen);
+    if (!e)
+        e = apply(s, &p, err, errlen);
+    mem_deref(answer);
+    return e;
+}
+
+int media_session_add_remote_candidate(struct media_session *s, const char *candidate)
+{
+    if (!candidate[0]) {
+        webrtc_transport_remote_gathering_done(s->transport);
+        return 0;
+    }
+    return webrtc_transport_add_remote_candidate(s->transport, candidate);
+}
+
+bool media_session_gathering_done(const struct media_session *s)
+{
+    return s->gathering_done;
+}
+
+struct audio_stream *media_session_audio(struct media_session *s)
+{
+    return s->audio;
+}
+
+void media_session_direction(const struct media_session *s, bool *send, bool *recv)
+{
+    *send = s->negotiated && s->params.send;
+    *recv = s->negotiated && s->params.recv;
+}
+
+const char *media_session_stream_id(const struct media_session *s)
+{
+    return s->stream_id;
+}
+
+uint64_t media_session_last_rx_us(const struct media_session *s)
+{
+    return s->audio ? audio_stream_last_rx_us(s->audio) : 0;
+}
+
+void media_session_get_info(struct media_session *s, struct media_session_info *info)
+{
+    memset(info, 0, sizeof(*info));
+    struct webrtc_transport_info ti;
+    webrtc_transport_get_info(s->transport, &ti);
+    info->connected = ti.connected;
+    snprintf(info->local_addr, sizeof(info->local_addr), "%s", ti.local_addr);
+    snprintf(info->remote_addr, sizeof(info->remote_addr), "%s", ti.remote_addr);
+    info->ice_connected_us = ti.ice_connected_us;
+    info->dtls_done_us = ti.dtls_done_us;
+    if (s->negotiated)
+        snprintf(info->codec, sizeof(info->codec), "%s/%u", s->params.codec, s->params.clock_rate);
+}
+
+void media_session_close(struct media_session *s)
+{
+    if (s->closed)
+        return;
+    s->closed = true;
+    /* The transport first: once it is closed nothing delivers into the stream any more. */
+    webrtc_transport_close(s->transport);
+}
+
+static void session_destroy(void *data)
+{
+    struct media_session *s = data;
+    if (s->transport)
+        media_session_close(s);
+    mem_deref(s->audio);
+    mem_deref(s->transport);
+    mem_deref(s->remote_offer);
+    clear_local_candidates(s);
+    mem_deref(s->log_ctx);
+}
+
+int media_session_alloc(struct media_session **sp, const struct media_session_cfg *cfg,
+                        bool offerer, const struct media_session_handlers *h, void *arg)
+{
+    struct media_session *s = mem_zalloc(sizeof(*s), session_destroy);
+    if (!s)
+        return ENOMEM;
+    s->cfg = *cfg;
+    s->log_ctx = mem_strdup(cfg->log_ctx ? cfg->log_ctx : "");
+    s->cfg.log_ctx = s->log_ctx;
+    s->h = h;
+    s->arg = arg;
+    s->offerer = offerer;
+    RAND_bytes((unsigned char *)&s->sess_id, sizeof(s->sess_id));
+    s->sess_id &= 0x3fffffffffffffffULL; /* o= wants a positive 63-bit number */
+    s->sess_version = 1;
+    do {
+        RAND_bytes((unsigned char *)&s->ssrc, sizeof(s->ssrc));
+    } while (s->ssrc == 0);
+    random_token(s->cname, sizeof(s->cname));
+    random_token(s->stream_id, sizeof(s->stream_id));
+    random_token(s->track_id, sizeof(s->track_id));
+
+    struct webrtc_transport_cfg tc = {
+        .worker = cfg->worker,
+        .local_ip = cfg->local_ip,
+        .port_min = cfg->port_min,
+        .port_max = cfg->port_max,
+        .controlling = offerer,
+        .identity = cfg->identity,
+        .log_ctx = s->log_ctx,
+        .connect_timeout_ms = cfg->connect_timeout_ms,
+    };
+    int e = webrtc_transport_alloc(&s->transport, &tc, &transport_handlers, s);
+    if (!e)
+        e = webrtc_transport_gather(s->transport);
+    if (e) {
+        mem_deref(s);
+        return e;
+    }
+    *sp = s;
+    return 0;
+}

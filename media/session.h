@@ -1,0 +1,103 @@
+/*
+ * One negotiated WebRTC audio session with one remote endpoint: the offer/answer exchange
+ * (media/sdp_offer_answer.h), the transport it sets up (ICE + DTLS-SRTP,
+ * media/webrtc_transport.h) and the audio stream on top (media/audio_stream.h).
+ *
+ * A call (signalling/) drives it with SDP text and candidate strings and gets back SDP text,
+ * local candidates and connection state; a conference (conf/) reads and writes the audio stream.
+ * Renegotiation (hold, resume, ICE restart, a video m-line added and refused) goes through the
+ * same accept_offer call and never interrupts the stream.
+ *
+ * Threads: every function here is called on the owner's thread (the main loop); handlers come
+ * back on it too.
+ */
+#ifndef SB_MEDIA_SESSION_H
+#define SB_MEDIA_SESSION_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct media_session;
+struct audio_stream;
+struct dtls_identity;
+
+enum media_failure {
+    MEDIA_FAIL_ICE,         /* no candidate pair worked in time */
+    MEDIA_FAIL_DTLS,        /* the DTLS handshake failed */
+    MEDIA_FAIL_FINGERPRINT, /* the peer's certificate does not match its SDP */
+    MEDIA_FAIL_CONSENT,     /* connected, then the peer stopped answering consent checks */
+};
+
+const char *media_failure_name(enum media_failure f);
+
+struct media_session_handlers {
+    void (*local_candidate)(const char *candidate, void *arg);
+    void (*gathering_done)(void *arg);
+    void (*connected)(void *arg);
+    void (*failed)(enum media_failure why, const char *detail, void *arg);
+};
+
+struct media_session_cfg {
+    GMainContext *worker; /* media worker the transport lives on */
+    const char *local_ip;
+    uint16_t port_min, port_max;
+    struct dtls_identity *identity;
+    uint32_t connect_timeout_ms; /* ICE + DTLS must finish within this; 0: 30 s */
+    uint32_t opus_bitrate;       /* 0: default */
+    int opus_complexity;         /* -1: default */
+    const char *log_ctx;         /* copied */
+};
+
+/* offerer: we send the offer (and so control ICE); otherwise we answer one. */
+int media_session_alloc(struct media_session **sp, const struct media_session_cfg *cfg,
+                        bool offerer, const struct media_session_handlers *h, void *arg);
+
+/*
+ * Offer/answer. Local gathering starts at alloc; an SDP made before it finished carries the
+ * candidates found so far and the rest trickle through local_candidate. Produced SDP is a mem
+ * string (mem_deref). Errors: EBADMSG for SDP we cannot parse, ENOTSUP for an offer or answer
+ * without a usable audio section or a common codec, each with a message in err.
+ */
+int media_session_create_offer(struct media_session *s, char **sdp);
+int media_session_set_remote_answer(struct media_session *s, const char *sdp, char *err,
+                                    size_t errlen);
+/* A remote offer, initial or a renegotiation (hold, resume, ICE restart, added m-lines);
+ * followed by media_session_create_answer(). */
+int media_session_set_remote_offer(struct media_session *s, const char *sdp, char *err,
+                                   size_t errlen);
+int media_session_create_answer(struct media_session *s, char **sdp);
+
+/* Trickled remote candidates ("candidate:..."); "" means end of candidates. Garbage returns
+ * EBADMSG (logged by the caller), mDNS ENOTSUP; neither harms the session. */
+int media_session_add_remote_candidate(struct media_session *s, const char *candidate);
+
+/* Whether local gathering has finished (then our SDP carries every candidate). */
+bool media_session_gathering_done(const struct media_session *s);
+
+/* The audio stream, NULL until the first offer/answer completed. */
+struct audio_stream *media_session_audio(struct media_session *s);
+
+/* What the latest negotiation allows: send to the peer / receive from it. Both false while the
+ * peer holds us with a=inactive; recv only with a=sendonly from them (we answer recvonly). */
+void media_session_direction(const struct media_session *s, bool *send, bool *recv);
+
+/* The msid stream id our SDP announces (for sdp_stream_metadata). */
+const char *media_session_stream_id(const struct media_session *s);
+
+/* Monotonic µs of the last RTP/RTCP received (0: none yet), for the media timeout. */
+uint64_t media_session_last_rx_us(const struct media_session *s);
+
+struct media_session_info {
+    bool connected;
+    char local_addr[64], remote_addr[64];
+    int64_t ice_connected_us, dtls_done_us; /* monotonic, 0 until then */
+    char codec[48];
+};
+void media_session_get_info(struct media_session *s, struct media_session_info *info);
+
+/* Stops ICE and all callbacks synchronously. mem_deref() afterwards. */
+void media_session_close(struct media_session *s);
+
+#endif

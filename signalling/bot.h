@@ -1,0 +1,43 @@
+/*
+ * The switchboard bot: the Matrix face of the gateway. It syncs as its user, joins rooms it is
+ * invited to by allowed users, answers and places calls, puts every connected call into its
+ * room's conference, and answers commands.
+ *
+ * Which conference a call joins: a call in a group room joins that room's conference; a call in
+ * a direct room linked to a group room (see bot_links.h) joins the group room's; a call in an
+ * unlinked direct room is a conference of its own.
+ */
+#ifndef SB_SIGNALLING_BOT_H
+#define SB_SIGNALLING_BOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "signalling/call.h"
+#include "signalling/mx_client.h"
+
+struct bot;
+struct conf_mixer;
+
+struct bot_cfg {
+    struct mx_client_cfg mx;
+    char *const *allowed_users; /* globs */
+    size_t n_allowed_users;
+    struct conf_mixer *mixer;
+    struct call_env call; /* send / send_arg / party_id are filled in by the bot */
+};
+
+int bot_alloc(struct bot **bp, const struct bot_cfg *cfg);
+
+/* Learns our device id, then starts syncing. */
+int bot_start(struct bot *b);
+
+/* Stops syncing, hangs up every call (an m.call.hangup for each) and calls done once those
+ * events have left or timeout_ms passed. */
+typedef void(bot_stopped_h)(void *arg);
+void bot_shutdown(struct bot *b, uint32_t timeout_ms, bot_stopped_h *done, void *arg);
+
+unsigned bot_call_count(const struct bot *b);
+
+#endif

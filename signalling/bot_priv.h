@@ -1,0 +1,92 @@
+/*
+ * The bot's state, shared by its files: bot.c (sync events, invites, membership), bot_calls.c
+ * (calls and conferences), bot_commands.c (the ! commands). Private to signalling/.
+ */
+#ifndef SB_SIGNALLING_BOT_PRIV_H
+#define SB_SIGNALLING_BOT_PRIV_H
+
+#include <glib.h>
+#include <jansson.h>
+
+#include "signalling/bot.h"
+#include "signalling/bot_links.h"
+
+struct http_client;
+struct conf_room;
+struct conf_member;
+
+#define BOT_RECENT_EVENTS 1024
+
+struct bot {
+    struct bot_cfg cfg;
+    char **allowed; /* owned copy of the globs */
+    char *user_id;
+    char *device_id;
+    struct http_client *http;
+    struct mx_client *mx;
+    struct bot_links *links;
+    struct call_env env;
+
+    GHashTable *calls;         /* call_id -> struct bot_call * */
+    GHashTable *conferences;   /* conference id (a room id) -> struct bot_conf * */
+    GHashTable *pending_rings; /* direct room id -> struct bot_ring * */
+
+    /* Event ids handled lately: a homeserver that replays must not make us act twice. */
+    char *recent[BOT_RECENT_EVENTS];
+    unsigned recent_next;
+    GHashTable *recent_set;
+
+    bool stopping;
+    guint stop_timer;
+    int64_t stop_deadline_us;
+    bot_stopped_h *stopped;
+    void *stopped_arg;
+};
+
+struct bot_call {
+    struct bot *bot;
+    struct call *call;
+    char *conference_id;
+    struct conf_member *member;
+};
+
+struct bot_conf {
+    char *id;
+    struct conf_room *room;
+};
+
+struct bot_ring {
+    struct bot *bot;
+    char *user;
+    char *direct_room;
+    char *group_room;
+    guint timer;
+};
+
+bool bot_user_allowed(const struct bot *b, const char *user);
+void bot_notice(struct bot *b, const char *room_id, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The conference a call in room_id joins. */
+const char *bot_conference_of(const struct bot *b, const char *room_id);
+
+/* bot_calls.c */
+void bot_calls_handle_event(struct bot *b, const char *room_id, json_t *event);
+int bot_calls_ring(struct bot *b, const char *room_id, const char *user);
+void bot_calls_hangup_all(struct bot *b);
+/* Calls of user in the conference (0 if none); hangs them up when hangup is set. */
+unsigned bot_calls_of_user(struct bot *b, const char *conference_id, const char *user, bool hangup);
+/* Hangs up calls in room_id with user (they left the room). */
+void bot_calls_peer_left(struct bot *b, const char *room_id, const char *user);
+/* "@a, @b (on hold)" of the conference, or NULL when nobody is in it; g_free. */
+char *bot_calls_who(struct bot *b, const char *conference_id);
+void bot_call_free(gpointer p);
+void bot_conf_free(gpointer p);
+
+/* bot_commands.c */
+void bot_commands_handle(struct bot *b, const char *room_id, const char *sender, const char *body);
+void bot_ring_free(gpointer p);
+/* A member joined a room: rings that were waiting for them go out. */
+void bot_rings_member_joined(struct bot *b, const char *room_id, const char *user);
+
+#endif

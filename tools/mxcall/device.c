@@ -1,0 +1,191 @@
+/*
+ * A party's local audio device: the source (a sine or a looped WAV file) that the mixer reads as
+ * the party's voice, and the sink (the tone analyser, a WAV recorder) that the mixer writes what
+ * the party hears into. Runs on the mixer clock; the main loop reads the analysis under a lock.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "conf/conf.h"
+#include "media/wav.h"
+#include "tools/mxcall/mxcall.h"
+
+struct mxcall_device {
+    struct tone_gen gen;
+    bool tone;
+    int16_t *wav;
+    size_t wav_len, wav_pos;
+    struct wav_writer *rec;
+    struct tone_analyser *an;
+    struct tone_analyser *noise; /* off-probe frequencies: the spectrum's noise floor */
+    unsigned nnoise;
+    uint64_t frames;   /* frames heard (written to us) */
+    uint64_t from, to; /* analysis window in frames, to == 0: open */
+    GMutex lock;       /* guards an and frames against the main loop's reads */
+};
+
+static void device_destroy(void *data)
+{
+    struct mxcall_device *d = data;
+    if (d->rec)
+        wav_writer_close(d->rec);
+    mem_deref(d->an);
+    mem_deref(d->noise);
+    g_free(d->wav);
+    g_mutex_clear(&d->lock);
+}
+
+/* Is f within a bin of a probe, or of a product two probes make through a non-linear path
+ * (harmonics, sums, differences)? Then it does not tell the noise floor. */
+static bool near_products(const struct party_cfg *cfg, double f)
+{
+    const double guard = 60.0;
+    for (unsigned i = 0; i < cfg->nprobes; i++) {
+        double a = cfg->probes[i];
+        if (fabs(f - a) < guard || fabs(f - 2 * a) < guard || fabs(f - 3 * a) < guard)
+            return true;
+        for (unsigned j = 0; j < cfg->nprobes; j++) {
+            double b = cfg->probes[j];
+            if (fabs(f - (a + b)) < guard || fabs(f - fabs(a - b)) < guard ||
+                fabs(f - fabs(2 * a - b)) < guard)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Frequencies spread over the voice band, clear of the probes and their products. */
+static unsigned noise_frequencies(const struct party_cfg *cfg, double *freqs)
+{
+    unsigned n = 0;
+    for (double f = 187.0; f < 4000.0 && n < TONE_MAX_PROBES; f += 120.0) {
+        if (!near_products(cfg, f))
+            freqs[n++] = f;
+    }
+    return n;
+}
+
+int mxcall_device_alloc(struct mxcall_device **dp, const struct party_cfg *cfg)
+{
+    struct mxcall_device *d = mem_zalloc(sizeof(*d), device_destroy);
+    if (!d)
+        return ENOMEM;
+    g_mutex_init(&d->lock);
+    int err = 0;
+    if (cfg->wav) {
+        size_t n;
+        struct wav_format fmt;
+        err = wav_read(cfg->wav, AUDIO_RATE, &d->wav, &n, &fmt);
+        if (err) {
+            log_error("cannot read %s: %s", cfg->wav, strerror(err));
+        } else if (n == 0) {
+            err = EINVAL;
+            log_error("%s holds no audio", cfg->wav);
+        }
+        d->wav_len = n;
+    } else if (cfg->tone_hz > 0) {
+        err = tone_gen_init(&d->gen, AUDIO_RATE, cfg->tone_hz, cfg->tone_dbfs);
+        d->tone = !err;
+    }
+    if (!err && cfg->record)
+        err = wav_writer_open(&d->rec, cfg->record, AUDIO_RATE);
+    if (!err && cfg->nprobes)
+        err =
+            tone_analyser_alloc(&d->an, AUDIO_RATE, cfg->probes, cfg->nprobes, AUDIO_FRAME_SAMPLES);
+    if (!err && cfg->nprobes) {
+        double freqs[TONE_MAX_PROBES];
+        d->nnoise = noise_frequencies(cfg, freqs);
+        if (d->nnoise)
+            err = tone_analyser_alloc(&d->noise, AUDIO_RATE, freqs, d->nnoise, AUDIO_FRAME_SAMPLES);
+    }
+    d->from = (uint64_t)(cfg->measure_from_s * 1000 / AUDIO_FRAME_MS);
+    d->to = (uint64_t)(cfg->measure_to_s * 1000 / AUDIO_FRAME_MS);
+    if (err) {
+        mem_deref(d);
+        return err;
+    }
+    *dp = d;
+    return 0;
+}
+
+/* The party's voice, read by the mixer. */
+static void device_read(void *obj, int16_t *pcm, struct audio_frame_info *info)
+{
+    struct mxcall_device *d = obj;
+    info->level = 127;
+    info->voice = false;
+    info->kind = AUDIO_FRAME_DECODED;
+    if (d->tone) {
+        tone_gen_fill(&d->gen, pcm, AUDIO_FRAME_SAMPLES);
+    } else if (d->wav) {
+        for (size_t i = 0; i < AUDIO_FRAME_SAMPLES; i++) {
+            pcm[i] = d->wav[d->wav_pos++];
+            if (d->wav_pos == d->wav_len)
+                d->wav_pos = 0;
+        }
+    } else {
+        memset(pcm, 0, AUDIO_FRAME_SAMPLES * sizeof(*pcm));
+        info->kind = AUDIO_FRAME_SILENT;
+    }
+}
+
+/* What the party hears, written by the mixer. */
+static int device_write(void *obj, const int16_t *pcm)
+{
+    struct mxcall_device *d = obj;
+    if (d->rec)
+        wav_writer_write(d->rec, pcm, AUDIO_FRAME_SAMPLES);
+    g_mutex_lock(&d->lock);
+    if (d->an && d->frames >= d->from && (!d->to || d->frames < d->to)) {
+        tone_analyser_feed(d->an, pcm, AUDIO_FRAME_SAMPLES);
+        if (d->noise)
+            tone_analyser_feed(d->noise, pcm, AUDIO_FRAME_SAMPLES);
+    }
+    d->frames++;
+    g_mutex_unlock(&d->lock);
+    return 0;
+}
+
+void mxcall_device_port(struct mxcall_device *d, struct conf_port *port)
+{
+    memset(port, 0, sizeof(*port));
+    port->read = device_read;
+    port->write = device_write;
+    port->obj = d;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void mxcall_device_levels(struct mxcall_device *d, struct mxcall_levels *lv)
+{
+    g_mutex_lock(&d->lock);
+    lv->blocks = d->an ? tone_analyser_blocks(d->an) : 0;
+    lv->residual_db = d->an ? tone_analyser_floor(d->an) : TONE_DB_MIN;
+    for (unsigned i = 0; i < TONE_MAX_PROBES; i++)
+        lv->probe_db[i] = d->an ? tone_analyser_level(d->an, i) : TONE_DB_MIN;
+    double noise[TONE_MAX_PROBES];
+    for (unsigned i = 0; i < d->nnoise; i++)
+        noise[i] = tone_analyser_level(d->noise, i);
+    g_mutex_unlock(&d->lock);
+    /* The median bin: a tone or two that slipped in cannot move it. */
+    qsort(noise, d->nnoise, sizeof(double), cmp_double);
+    lv->noise_db = d->nnoise ? noise[d->nnoise / 2] : TONE_DB_MIN;
+}
+
+uint64_t mxcall_device_frames_heard(struct mxcall_device *d)
+{
+    g_mutex_lock(&d->lock);
+    uint64_t n = d->frames;
+    g_mutex_unlock(&d->lock);
+    return n;
+}

@@ -47,6 +47,12 @@ struct dtls_identity {
 
 static int verify_cb(int preverify_ok, X509_STORE_CTX *store);
 
+static const char *ssl_err_str(unsigned long e)
+{
+    const char *s = e ? ERR_reason_error_string(e) : NULL;
+    return s ? s : "unknown error";
+}
+
 static void identity_destroy(void *data)
 {
     struct dtls_identity *id = data;
@@ -106,8 +112,7 @@ int dtls_identity_alloc(struct dtls_identity **idp)
     id->key = EVP_EC_gen("P-256");
     id->cert = id->key ? make_cert(id->key) : NULL;
     if (!id->cert) {
-        log_error("dtls: cannot create the certificate: %s",
-                  ERR_reason_error_string(ERR_get_error()));
+        log_error("dtls: cannot create the certificate: %s", ssl_err_str(ERR_get_error()));
         ERR_clear_error();
         mem_deref(id);
         return ENOMEM;
@@ -131,8 +136,7 @@ int dtls_identity_alloc(struct dtls_identity **idp)
               SSL_CTX_check_private_key(id->ctx) == 1 &&
               SSL_CTX_set_tlsext_use_srtp(id->ctx, profiles) == 0; /* 0 is success here */
     if (!ok) {
-        log_error("dtls: cannot set up the SSL context: %s",
-                  ERR_reason_error_string(ERR_get_error()));
+        log_error("dtls: cannot set up the SSL context: %s", ssl_err_str(ERR_get_error()));
         ERR_clear_error();
         mem_deref(id);
         return EPROTO;
@@ -388,13 +392,16 @@ static void handshake_failed(struct dtls_conn *c, int ssl_err)
         conn_fail(c, EKEYREJECTED, "peer certificate does not match the SDP fingerprint");
         return;
     }
+    if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
+        ERR_GET_REASON(e) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
+        conn_fail(c, EKEYREJECTED, "peer sent no certificate");
+        return;
+    }
     if (ssl_err == SSL_ERROR_ZERO_RETURN) {
         conn_fail(c, ECONNRESET, "closed by the peer during the handshake");
         return;
     }
-    snprintf(reason, sizeof(reason), "handshake failed: %s",
-             e ? ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "unknown error"
-               : "unexpected end");
+    snprintf(reason, sizeof(reason), "handshake failed: %s", e ? ssl_err_str(e) : "unexpected end");
     conn_fail(c, EPROTO, reason);
 }
 

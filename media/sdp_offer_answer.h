@@ -19,7 +19,10 @@
  * fingerprint (a known hash, hex pairs of the hash's length), mids (tokens). Errors: EBADMSG
  * for a malformed attribute, EPROTO when a required one is missing or contradicts the offer,
  * ENOTSUP when there is nothing we can accept (no usable audio m-section, no common codec), each
- * with a message in err; EINVAL for a caller's mistake.
+ * with a message in err; EINVAL for a caller's mistake. Nothing here logs: the caller knows which
+ * call the SDP belongs to and logs err with that context.
+ *
+ * Pure functions over their arguments (no globals, no locks): any thread may call them.
  */
 #ifndef SB_MEDIA_SDP_OFFER_ANSWER_H
 #define SB_MEDIA_SDP_OFFER_ANSWER_H

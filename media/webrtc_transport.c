@@ -1085,6 +1085,7 @@ int webrtc_transport_set_remote(struct webrtc_transport *t, const char *ufrag, c
     if (!t->o.remote_set) {
         struct msg *m = msg_new(M_REMOTE);
         t->o.remote_set = true;
+        t->o.local_restart_pending = false; /* a restart before any answer is just new creds */
         t->o.fp = fp;
         t->o.role = role;
         g_strlcpy(t->o.rufrag, ufrag, sizeof(t->o.rufrag));
@@ -1104,7 +1105,9 @@ int webrtc_transport_set_remote(struct webrtc_transport *t, const char *ufrag, c
                               "a new DTLS association is not supported");
         return ENOTSUP;
     }
-    if (!strcmp(ufrag, t->o.rufrag) && !strcmp(pwd, t->o.rpwd))
+    /* Same credentials: nothing to do, unless we restarted and this is the answer (the agent
+     * dropped the remote credentials then, even a peer keeping its own needs them set again). */
+    if (!strcmp(ufrag, t->o.rufrag) && !strcmp(pwd, t->o.rpwd) && !t->o.local_restart_pending)
         return 0;
 
     struct msg *m = msg_new(M_RESTART);

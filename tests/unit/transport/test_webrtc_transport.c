@@ -627,6 +627,38 @@ static void close_while_connecting(void **state)
     run_for(f, 50);
 }
 
+/* Closes both sides at moments spread over the whole setup (gathering, checks, DTLS, just
+ * connected): whatever was in flight, no handler runs after close() and nothing leaks. */
+static void close_at_any_moment(void **state)
+{
+    struct fixture *f = *state;
+    static const unsigned delays_ms[] = {0, 1, 2, 4, 8, 15, 30, 60, 120};
+
+    for (size_t i = 0; i < sizeof(delays_ms) / sizeof(delays_ms[0]); i++) {
+        f->a.closed = f->b.closed = false;
+        make(f, &f->a, true, NULL);
+        make(f, &f->b, false, NULL);
+        f->a.fwd = f->b.fwd = FWD_DIRECT;
+        assert_int_equal(set_remote_from(&f->a, &f->b), 0);
+        assert_int_equal(set_remote_from(&f->b, &f->a), 0);
+        webrtc_transport_gather(f->a.t);
+        webrtc_transport_gather(f->b.t);
+        if (delays_ms[i])
+            run_for(f, delays_ms[i]);
+
+        /* Alternate the order, so either side may see the other's close_notify in flight. */
+        struct peer *first = i % 2 ? &f->b : &f->a, *second = i % 2 ? &f->a : &f->b;
+        webrtc_transport_close(first->t);
+        first->closed = true;
+        webrtc_transport_close(second->t);
+        second->closed = true;
+        f->a.t = mem_deref(f->a.t);
+        f->b.t = mem_deref(f->b.t);
+        run_for(f, 20);
+        assert_int_equal(f->a.calls_after_close + f->b.calls_after_close, 0);
+    }
+}
+
 struct sender {
     struct media_transport *mt;
     gint stop;
@@ -839,6 +871,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(candidates_before_and_after_set_remote, setup, teardown),
         cmocka_unit_test_setup_teardown(unreachable_candidates_fail_ice, setup, teardown),
         cmocka_unit_test_setup_teardown(close_while_connecting, setup, teardown),
+        cmocka_unit_test_setup_teardown(close_at_any_moment, setup, teardown),
         cmocka_unit_test_setup_teardown(close_while_connected_with_media, setup, teardown),
         cmocka_unit_test_setup_teardown(port_range_respected, setup, teardown),
         cmocka_unit_test_setup_teardown(exhausted_port_range_fails, setup, teardown),

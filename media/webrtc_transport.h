@@ -35,8 +35,10 @@ struct webrtc_transport_handlers {
     /* A local candidate in SDP attribute form without "a=" ("candidate:1 1 udp ..."). */
     void (*local_candidate)(const char *candidate, void *arg);
     void (*gathering_done)(void *arg);
-    /* ICE connected and DTLS done with a verified fingerprint: media can flow. */
+    /* ICE connected and DTLS done with a verified fingerprint: media can flow. At most once. */
     void (*connected)(void *arg);
+    /* At most once, and nothing but candidates follows it; a DTLS close_notify from the peer (it
+     * hung up) is WEBRTC_FAIL_DTLS with a detail saying so. The handler may close the transport. */
     void (*failed)(enum webrtc_failure why, const char *detail, void *arg);
 };
 
@@ -46,13 +48,13 @@ struct webrtc_transport_cfg {
     uint16_t port_min, port_max; /* both 0: any port */
     bool controlling;            /* ICE role: the offerer controls */
     struct dtls_identity *identity;
-    const char *log_ctx; /* copied */
-    /* From set_remote to connected (ICE and DTLS): 0 means 30 s. Expiry fails with
-     * WEBRTC_FAIL_ICE, or WEBRTC_FAIL_DTLS when ICE had connected. Needed because many peers
-     * never send end-of-candidates, so ICE alone may never declare failure. */
-    uint32_t connect_timeout_ms;
-    uint32_t dtls_timeout_ms; /* handshake, from ICE connected: 0 means 20 s */
+    const char *log_ctx;         /* copied */
+    uint32_t connect_timeout_ms; /* set_remote to connected (ICE + DTLS); 0: 30 s */
+    uint32_t dtls_timeout_ms;    /* DTLS handshake, from ICE connected; 0: 20 s */
 };
+/* The connect timeout fails the transport with WEBRTC_FAIL_ICE (or WEBRTC_FAIL_DTLS when ICE had
+ * connected). It is what ends a hopeless attempt: many peers never send end-of-candidates, so
+ * ICE alone may never declare failure. An ICE restart re-arms it for the new checks. */
 
 int webrtc_transport_alloc(struct webrtc_transport **tp, const struct webrtc_transport_cfg *cfg,
                            const struct webrtc_transport_handlers *h, void *arg);
@@ -61,7 +63,8 @@ int webrtc_transport_alloc(struct webrtc_transport **tp, const struct webrtc_tra
 struct media_transport *webrtc_transport_media(struct webrtc_transport *t);
 
 /* Our current ICE credentials; they change on an ICE restart (ours or the peer's), so read them
- * again for each SDP. The strings stay valid until the next restart or the free. Owner's thread. */
+ * again for each SDP. The strings are the transport's: valid until the free, overwritten by a
+ * restart. Owner's thread. */
 void webrtc_transport_local_credentials(const struct webrtc_transport *t, const char **ufrag,
                                         const char **pwd);
 

@@ -18,6 +18,7 @@ GMainContext *media_workers_pick(struct media_workers *w);
 
 unsigned media_workers_count(const struct media_workers *w);
 
-/* mem_deref() of the pool stops and joins its threads. Every transport on them must be gone. */
+/* mem_deref() of the pool stops and joins its threads (so never from one of them). Every
+ * transport on them must be gone. */
 
 #endif

@@ -25,6 +25,10 @@
 
 struct audio_stream;
 
+/* A monotonic clock in µs; the stream uses CLOCK_MONOTONIC unless its configuration names
+ * another (tests run two streams on a simulated clock). */
+typedef uint64_t(audio_clock_h)(void *arg);
+
 struct audio_stream_cfg {
     uint8_t opus_pt;      /* negotiated payload type of opus/48000/2 */
     uint8_t dtmf_pt;      /* telephone-event/48000, 0 when not negotiated */
@@ -35,6 +39,12 @@ struct audio_stream_cfg {
     uint32_t local_ssrc;  /* 0: pick a random one */
     const char *cname;    /* RTCP CNAME; copied */
     const char *log_ctx;  /* "room=... call=... party=..."; copied */
+    int complexity;       /* Opus encoder complexity 1..10; 0 or negative: the default (5) */
+    /* NULL: CLOCK_MONOTONIC. A simulation passes its own clock; the stream's random choices
+     * (sequence and timestamp bases, RTCP intervals) then derive from local_ssrc, so that runs
+     * repeat exactly. */
+    audio_clock_h *clock;
+    void *clock_arg;
 };
 
 /* What audio_stream_read produced for this 20 ms. */
@@ -56,20 +66,28 @@ struct audio_stream_stats {
     uint64_t packets_sent;
     uint64_t bytes_received;
     uint64_t bytes_sent;
-    int64_t packets_lost;   /* from sequence numbers, cumulative */
-    uint64_t late_dropped;  /* arrived after their playout time */
-    uint32_t jitter_ms;     /* RFC 3550 interarrival jitter */
-    uint32_t rtt_ms;        /* from RTCP SR/RR (LSR/DLSR), 0 until known */
-    uint32_t jb_delay_ms;   /* the jitter buffer's current target delay */
+    int64_t packets_lost;  /* from sequence numbers, cumulative */
+    uint64_t late_dropped; /* arrived after their playout time */
+    uint32_t jitter_ms;    /* RFC 3550 interarrival jitter */
+    uint32_t rtt_ms;       /* from RTCP SR/RR (LSR/DLSR), 0 until known */
+    uint32_t jb_delay_ms;  /* the jitter buffer's current target delay */
     uint32_t remote_ssrc;
     uint64_t frames_concealed;
     uint64_t frames_fec;
-    uint64_t dtmf_events;   /* RFC 4733 events received (end packets, deduplicated) */
+    uint64_t dtmf_events;        /* RFC 4733 events received (end packets, deduplicated) */
+    uint64_t packets_unknown_pt; /* RTP with a payload type that was not negotiated: dropped */
+    uint64_t packets_malformed;  /* undecodable RTP / RTCP / Opus payloads: dropped */
+    uint64_t ssrc_changes;       /* the remote source changed (the receive side was reset) */
+    uint64_t rtcp_received;
+    uint64_t rtcp_sent;
 };
 
 /* Called on the worker thread for each telephone-event received (once per event, on its end). */
 typedef void(audio_dtmf_h)(char digit, uint16_t duration_ms, void *arg);
 
+/* Installs the stream as t's receiver. t is not owned: it must stop delivering (be closed)
+ * before the last reference to the stream is dropped. EINVAL for a missing transport, a
+ * payload type above 127, or a dtmf_pt equal to opus_pt. */
 int audio_stream_alloc(struct audio_stream **asp, struct media_transport *t,
                        const struct audio_stream_cfg *cfg);
 
@@ -89,7 +107,9 @@ void audio_stream_read(struct audio_stream *as, int16_t pcm[AUDIO_FRAME_SAMPLES]
 int audio_stream_write(struct audio_stream *as, const int16_t pcm[AUDIO_FRAME_SAMPLES]);
 
 /* Mixer clock: sends an RFC 4733 digit ('0'-'9', '*', '#', 'A'-'D') over the next frames,
- * interleaved with audio. EINVAL for another character, ENOTSUP without a negotiated PT. */
+ * interleaved with audio. EINVAL for another character, ENOTSUP without a negotiated PT.
+ * Digits queue (ENOBUFS past 32) and go out one after another with a 40 ms pause; the
+ * duration is clamped to 40 .. 1300 ms (the longest one event packet can express). */
 int audio_stream_send_dtmf(struct audio_stream *as, char digit, uint16_t duration_ms);
 
 /* Mixer clock, every frame: sends RTCP SR/RR + SDES when due (about every 1 s, randomised). */

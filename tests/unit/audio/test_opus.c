@@ -71,10 +71,10 @@ static void test_tone_roundtrip(void **state)
     /* 32 kbit/s by default: about 80 bytes a frame */
     assert_true(bytes / NFRAMES >= 50 && bytes / NFRAMES <= 120);
     double corr = 0;
-    size_t lag = signal_best_lag(in, out, FRAME * 10, TOTAL - 1200, 1200, &corr);
+    size_t lag = signal_best_lag(in, out, FRAME * 10, FRAME * 40, 700, &corr);
     print_message("codec delay %zu samples, correlation %.3f, snr %.1f dB\n", lag, corr,
                   signal_snr_db(in, out, FRAME * 10, TOTAL - 1200, lag));
-    assert_true(lag < 700); /* Opus's algorithmic delay: 6.5 ms */
+    assert_true(lag > 200 && lag < 450); /* Opus adds 6.5 ms (312 samples) of delay */
     assert_true(corr > 0.95);
     assert_true(signal_snr_db(in, out, FRAME * 10, TOTAL - 1200, lag) > 10);
 
@@ -271,7 +271,7 @@ static void test_garbage(void **state)
     srand(4733);
     uint8_t buf[1500];
     unsigned ok = 0;
-    for (int i = 0; i < 20000; i++) {
+    for (int i = 0; i < 5000; i++) {
         size_t len = (size_t)(rand() % (int)sizeof(buf));
         for (size_t k = 0; k < len; k++)
             buf[k] = (uint8_t)rand();

@@ -1,0 +1,600 @@
+/*
+ * One audio RTP session over a media transport: see audio_stream.h.
+ *
+ * Three threads touch a stream, and the state is laid out by who owns it:
+ *   - the transport's worker runs recv_handler(): it parses, filters and accounts each packet
+ *     and queues Opus payloads in the jitter buffer;
+ *   - the mixer clock runs read() (jitter buffer -> decoder), write() (encoder -> transport),
+ *     send_dtmf() and tick() (RTCP out);
+ *   - the main loop sets the direction and reads statistics.
+ * What the worker and the clock share (the jitter buffer, the sequence and jitter accounting of
+ * the remote source, the last SR) sits behind one mutex private to the stream, held for a
+ * handful of field updates at a time and never across a codec call or a send. Counters with a
+ * single writer are relaxed atomics that anyone may read. Nothing is allocated per packet.
+ *
+ * The worker prefixes each queued payload with one byte carrying the packet's RFC 6464 level
+ * and voice flag, so that the level travels with the audio it describes through the jitter
+ * buffer (which knows nothing of codecs or extensions).
+ */
+#include "media/audio_stream.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "media/audio_level.h"
+#include "media/audio_stream_int.h"
+#include "media/dtmf.h"
+#include "media/jitter.h"
+#include "media/opus_codec.h"
+#include "rtp/rtp.h"
+
+#define DEFAULT_BITRATE     32000
+#define FEC_LOSS_DEFAULT    10 /* expected loss until the peer's reports tell */
+#define FEC_LOSS_MIN        5  /* keep some FEC ready for a burst even on a clean path */
+#define FEC_LOSS_MAX        50
+#define RATELIMIT_US        5000000
+#define JB_MIN_DELAY_MS     40 /* room for one packet of look-ahead: in-band FEC needs it */
+#define SSRC_SWITCH_PACKETS 2  /* a new source must send this many in a row to take over */
+#define META_VOICE          0x80
+
+static uint64_t mono_clock(void *arg)
+{
+    (void)arg;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static uint64_t random64(void)
+{
+    uint64_t v = 0;
+    if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v))
+        v = mono_clock(NULL) * 0x9E3779B97F4A7C15ull;
+    return v;
+}
+
+bool audio_stream_ratelimit(struct ratelimit *rl, uint64_t now)
+{
+    if (rl->used && now - rl->last_us < RATELIMIT_US) {
+        rl->suppressed++;
+        return false;
+    }
+    rl->used = true;
+    rl->last_us = now;
+    return true;
+}
+
+void audio_stream_warn_limited(struct audio_stream *as, struct ratelimit *rl, uint64_t now,
+                               const char *what, int err)
+{
+    if (!audio_stream_ratelimit(rl, now))
+        return;
+    logc_warn(as->log_ctx, "audio: dropped %s (%s); %llu similar dropped since the last warning",
+              what, strerror(err), (unsigned long long)rl->suppressed);
+    rl->suppressed = 0;
+}
+
+/* ---- receive (worker thread) ---- */
+
+/* Under lock: a new remote source; everything learnt about the old one is forgotten. */
+static void switch_source(struct audio_stream *as, uint32_t ssrc)
+{
+    if (as->latched) {
+        logc_info(as->log_ctx, "audio: remote SSRC changed %08x -> %08x, receive side reset",
+                  (unsigned)as->remote_ssrc, (unsigned)ssrc);
+        as->ssrc_changes++;
+    }
+    as->latched = true;
+    as->bye = false;
+    as->remote_ssrc = ssrc;
+    memset(&as->seq, 0, sizeof(as->seq));
+    memset(&as->jit, 0, sizeof(as->jit));
+    if (as->lsr_ssrc != ssrc) { /* an SR may have come before its first RTP packet */
+        as->lsr = 0;
+        as->lsr_arrival_us = 0;
+    }
+    jitter_reset(as->jb);
+    dtmf_rx_init(&as->dtmf_rx);
+}
+
+/* Under lock: whether a packet of this SSRC belongs to the current source (switching to it when
+ * a new one has clearly taken over: the old said BYE, or the new sent enough in a row). */
+static bool accept_source(struct audio_stream *as, uint32_t ssrc)
+{
+    if (as->latched && ssrc == as->remote_ssrc) {
+        as->cand_count = 0;
+        return true;
+    }
+    if (!as->latched || as->bye) {
+        switch_source(as, ssrc);
+        return true;
+    }
+    if (ssrc != as->cand_ssrc) {
+        as->cand_ssrc = ssrc;
+        as->cand_count = 0;
+    }
+    if (++as->cand_count < SSRC_SWITCH_PACKETS)
+        return false;
+    as->cand_count = 0;
+    switch_source(as, ssrc);
+    return true;
+}
+
+static void report_dtmf(struct audio_stream *as, const struct dtmf_report *r, unsigned n)
+{
+    pthread_mutex_lock(&as->lock);
+    audio_dtmf_h *h = as->dtmfh;
+    void *arg = as->dtmf_arg;
+    as->dtmf_events += n;
+    pthread_mutex_unlock(&as->lock);
+    for (unsigned i = 0; i < n; i++) {
+        char digit = dtmf_digit_from_event(r[i].event);
+        uint32_t ms = r[i].duration * 1000u / AUDIO_RATE;
+        if (digit && h)
+            h(digit, (uint16_t)(ms > UINT16_MAX ? UINT16_MAX : ms), arg);
+    }
+}
+
+static void recv_handler(const uint8_t *pkt, size_t len, bool rtcp, void *arg)
+{
+    struct audio_stream *as = arg;
+    uint64_t now = now_us(as);
+    if (rtcp) {
+        audio_rtcp_recv(as, pkt, len, now);
+        return;
+    }
+
+    struct rtp_hdr h;
+    const uint8_t *pl;
+    size_t plen;
+    int err = rtp_decode(&h, pkt, len, &pl, &plen);
+    if (err) {
+        ctr_add(&as->rx_malformed, 1);
+        audio_stream_warn_limited(as, &as->rl_malformed, now, "malformed RTP", err);
+        return;
+    }
+    bool opus = h.pt == as->opus_pt;
+    if (!opus && (!as->dtmf_pt || h.pt != as->dtmf_pt)) {
+        ctr_add(&as->rx_unknown_pt, 1);
+        if (audio_stream_ratelimit(&as->rl_pt, now)) {
+            logc_warn(as->log_ctx,
+                      "audio: dropped RTP with payload type %u (not negotiated); %llu more "
+                      "since the last warning",
+                      h.pt, (unsigned long long)as->rl_pt.suppressed);
+            as->rl_pt.suppressed = 0;
+        }
+        return;
+    }
+
+    /* Everything that needs no shared state is checked before taking the lock. */
+    uint8_t queued[JITTER_MAX_PAYLOAD];
+    uint32_t duration = 0;
+    struct rtp_dtmf ev;
+    if (opus) {
+        if (plen + 1 > sizeof(queued) || opus_codec_packet_samples(pl, plen, &duration)) {
+            ctr_add(&as->rx_malformed, 1);
+            audio_stream_warn_limited(as, &as->rl_malformed, now, "malformed Opus payload",
+                                      EBADMSG);
+            return;
+        }
+        uint8_t level = AUDIO_LEVEL_SILENT;
+        bool voice = false;
+        const uint8_t *ext;
+        size_t ext_len;
+        if (as->level_ext_id && h.ext && !rtp_ext_find(&h, as->level_ext_id, &ext, &ext_len) &&
+            rtp_audio_level_decode(ext, ext_len, &voice, &level)) {
+            level = AUDIO_LEVEL_SILENT;
+            voice = false;
+        }
+        queued[0] = (uint8_t)((voice ? META_VOICE : 0) | (level & 0x7f));
+        memcpy(queued + 1, pl, plen);
+    } else if ((err = rtp_dtmf_decode(&ev, pl, plen)) != 0) {
+        ctr_add(&as->rx_malformed, 1);
+        audio_stream_warn_limited(as, &as->rl_malformed, now, "malformed telephone-event", err);
+        return;
+    }
+
+    struct dtmf_report reports[2];
+    unsigned nreports = 0;
+    pthread_mutex_lock(&as->lock);
+    if (!accept_source(as, h.ssrc)) {
+        pthread_mutex_unlock(&as->lock);
+        return;
+    }
+    uint64_t ext_seq = 0;
+    err = rtp_seq_update(&as->seq, h.seq, &ext_seq);
+    if (err == EAGAIN) {
+        ext_seq = h.seq; /* on probation: cycles are 0 until it passes */
+        err = 0;
+    }
+    if (err) {
+        pthread_mutex_unlock(&as->lock);
+        return; /* a jump not yet confirmed, or far in the past */
+    }
+    if (opus) {
+        rtp_jitter_update(&as->jit, h.ts, (uint32_t)(now * (AUDIO_RATE / 1000) / 1000));
+        if (atomic_load_explicit(&as->recv_on, memory_order_relaxed))
+            (void)jitter_put(as->jb, ext_seq, h.ts, queued, plen + 1, duration, now);
+    } else {
+        nreports = dtmf_rx_packet(&as->dtmf_rx, h.ts, &ev, reports);
+    }
+    pthread_mutex_unlock(&as->lock);
+
+    ctr_add(&as->rx_packets, 1);
+    ctr_add(&as->rx_bytes, plen);
+    atomic_store(&as->last_rx_us, now);
+    if (nreports)
+        report_dtmf(as, reports, nreports);
+}
+
+/* ---- playout (mixer clock) ---- */
+
+/* read() reports the worst kind among a frame's parts, by the order of the enum. */
+_Static_assert(AUDIO_FRAME_SILENT < AUDIO_FRAME_DECODED && AUDIO_FRAME_DECODED < AUDIO_FRAME_FEC &&
+                   AUDIO_FRAME_FEC < AUDIO_FRAME_CONCEALED,
+               "audio_frame_kind is ordered from best to worst");
+
+/* Decodes or conceals the next unit from the jitter buffer into carry; false for silence. */
+static bool fill_carry(struct audio_stream *as, uint64_t at)
+{
+    struct jitter_frame *f = &as->jf;
+    pthread_mutex_lock(&as->lock);
+    enum jitter_result r = jitter_get(as->jb, at, f);
+    pthread_mutex_unlock(&as->lock);
+
+    as->carry_off = 0;
+    as->carry_level = AUDIO_LEVEL_SILENT;
+    as->carry_voice = false;
+    if (r == JITTER_NONE)
+        return false;
+
+    if (r == JITTER_PACKET) {
+        size_t n = 0;
+        as->carry_level = f->payload[0] & 0x7f;
+        as->carry_voice = (f->payload[0] & META_VOICE) != 0;
+        if (!opus_codec_decode(as->dec, f->payload + 1, f->len - 1, as->carry,
+                               OPUS_CODEC_MAX_SAMPLES, &n) &&
+            n) {
+            as->carry_len = n;
+            as->carry_kind = AUDIO_FRAME_DECODED;
+            return true;
+        }
+        ctr_add(&as->rx_malformed, 1); /* checked on arrival; libopus refused it anyway */
+    }
+
+    size_t dur = f->duration ? f->duration : AUDIO_FRAME_SAMPLES;
+    if (dur > OPUS_CODEC_MAX_SAMPLES)
+        dur = OPUS_CODEC_MAX_SAMPLES;
+    as->carry_len = dur;
+    if (r == JITTER_LOST && f->fec && !f->stretch && f->len > 1 &&
+        opus_codec_packet_has_fec(f->payload + 1, f->len - 1) &&
+        !opus_codec_decode_fec(as->dec, f->payload + 1, f->len - 1, as->carry, dur)) {
+        as->carry_kind = AUDIO_FRAME_FEC;
+        return true;
+    }
+    if (opus_codec_conceal(as->dec, as->carry, dur))
+        memset(as->carry, 0, dur * sizeof(as->carry[0]));
+    as->carry_kind = AUDIO_FRAME_CONCEALED;
+    return true;
+}
+
+void audio_stream_read(struct audio_stream *as, int16_t pcm[AUDIO_FRAME_SAMPLES],
+                       struct audio_frame_info *info)
+{
+    struct audio_frame_info fi = {AUDIO_FRAME_SILENT, AUDIO_LEVEL_SILENT, false};
+    if (!as) {
+        memset(pcm, 0, AUDIO_FRAME_SAMPLES * sizeof(pcm[0]));
+        if (info)
+            *info = fi;
+        return;
+    }
+    if (!atomic_load(&as->recv_on)) {
+        memset(pcm, 0, AUDIO_FRAME_SAMPLES * sizeof(pcm[0]));
+        if (!as->rx_paused) {
+            pthread_mutex_lock(&as->lock);
+            jitter_reset(as->jb);
+            pthread_mutex_unlock(&as->lock);
+            as->carry_len = 0;
+            as->rx_paused = true;
+        }
+        if (info)
+            *info = fi;
+        return;
+    }
+    as->rx_paused = false;
+
+    uint64_t now = now_us(as);
+    size_t have = 0;
+    while (have < AUDIO_FRAME_SAMPLES) {
+        if (!as->carry_len && !fill_carry(as, now + (uint64_t)have * 1000000u / AUDIO_RATE)) {
+            memset(pcm + have, 0, (AUDIO_FRAME_SAMPLES - have) * sizeof(pcm[0]));
+            break;
+        }
+        size_t n =
+            as->carry_len < AUDIO_FRAME_SAMPLES - have ? as->carry_len : AUDIO_FRAME_SAMPLES - have;
+        memcpy(pcm + have, as->carry + as->carry_off, n * sizeof(pcm[0]));
+        as->carry_off += n;
+        as->carry_len -= n;
+        have += n;
+        /* the frame is as bad as its worst part: concealed > FEC > decoded > silent */
+        if (as->carry_kind > fi.kind)
+            fi.kind = as->carry_kind;
+        if (as->carry_level < fi.level)
+            fi.level = as->carry_level;
+        fi.voice |= as->carry_voice;
+    }
+    if (fi.kind == AUDIO_FRAME_CONCEALED)
+        ctr_add(&as->frames_concealed, 1);
+    else if (fi.kind == AUDIO_FRAME_FEC)
+        ctr_add(&as->frames_fec, 1);
+    if (info)
+        *info = fi;
+}
+
+/* ---- send (mixer clock) ---- */
+
+static int send_rtp(struct audio_stream *as, struct rtp_hdr *h, uint8_t *buf, size_t payload_len,
+                    size_t cap)
+{
+    size_t len = 0;
+    h->seq = as->tx_seq;
+    h->ssrc = as->ssrc;
+    int err = rtp_encode(buf, RTP_MAX_PACKET, h, buf + rtp_hdr_size(h), payload_len, &len);
+    if (err)
+        return err;
+    as->tx_seq++;
+    err = media_transport_send(as->t, buf, len, cap, false);
+    if (!err) {
+        ctr_add(&as->tx_packets, 1);
+        ctr_add(&as->tx_bytes, payload_len);
+    }
+    return err;
+}
+
+static int write_dtmf(struct audio_stream *as, uint32_t frame_ts)
+{
+    struct rtp_dtmf ev;
+    uint32_t ts;
+    bool marker;
+    if (!as->dtmf_pt ||
+        !dtmf_tx_next(&as->dtmf_tx, frame_ts, AUDIO_FRAME_SAMPLES, &ev, &ts, &marker))
+        return 0;
+    uint8_t buf[RTP_HDR_SIZE + RTP_DTMF_SIZE + MEDIA_TRANSPORT_TRAILER];
+    struct rtp_hdr h = {.pt = as->dtmf_pt, .ts = ts, .marker = marker};
+    size_t len = 0;
+    int err = rtp_dtmf_encode(buf + RTP_HDR_SIZE, RTP_DTMF_SIZE, &ev, &len);
+    if (err)
+        return err;
+    return send_rtp(as, &h, buf, len, sizeof(buf));
+}
+
+int audio_stream_write(struct audio_stream *as, const int16_t pcm[AUDIO_FRAME_SAMPLES])
+{
+    if (!as || !pcm)
+        return EINVAL;
+    uint64_t now = now_us(as);
+    uint32_t frame_ts = as->tx_ts;
+    as->tx_ts += AUDIO_FRAME_SAMPLES; /* time goes on whether we send or not */
+    if (!atomic_load(&as->send_on)) {
+        as->tx_gap = true;
+        dtmf_tx_clear(&as->dtmf_tx);
+        return 0;
+    }
+
+    if (as->fec) {
+        unsigned loss = atomic_load(&as->remote_loss_pct);
+        loss = loss < FEC_LOSS_MIN ? FEC_LOSS_MIN : loss > FEC_LOSS_MAX ? FEC_LOSS_MAX : loss;
+        if (loss != as->enc_loss_pct && !opus_codec_enc_set_fec(as->enc, true, (uint8_t)loss))
+            as->enc_loss_pct = loss;
+    }
+
+    int derr = write_dtmf(as, frame_ts);
+
+    uint8_t buf[RTP_MAX_PACKET + MEDIA_TRANSPORT_TRAILER];
+    uint8_t ext[8], lv;
+    struct rtp_hdr h = {.pt = as->opus_pt, .ts = frame_ts, .marker = as->tx_gap};
+    if (as->level_ext_id) {
+        uint8_t level = audio_level_dbov(pcm, AUDIO_FRAME_SAMPLES);
+        lv = rtp_audio_level_encode(audio_level_is_voice(level), level);
+        struct rtp_ext_elem el = {as->level_ext_id, &lv, 1};
+        size_t ext_len = 0;
+        int e = as->level_ext_id <= 14 ? rtp_ext_build(ext, sizeof(ext), &el, 1, &ext_len)
+                                       : rtp_ext_build_two_byte(ext, sizeof(ext), &el, 1, &ext_len);
+        if (!e) {
+            h.ext = true;
+            h.ext_profile = as->level_ext_id <= 14 ? RTP_EXT_ONE_BYTE : RTP_EXT_TWO_BYTE;
+            h.ext_data = ext;
+            h.ext_len = ext_len;
+        }
+    }
+    size_t hdr = rtp_hdr_size(&h);
+    size_t olen = 0;
+    bool dtx = false;
+    int err = opus_codec_encode(as->enc, pcm, AUDIO_FRAME_SAMPLES, buf + hdr, RTP_MAX_PACKET - hdr,
+                                &olen, &dtx);
+    if (err)
+        return err;
+    if (dtx && as->dtx) {
+        as->tx_gap = true; /* nothing worth sending: the next packet starts a talk spurt */
+        return derr;
+    }
+    err = send_rtp(as, &h, buf, olen, sizeof(buf));
+    as->tx_gap = err != 0;
+    if (!err) {
+        as->wrote = true;
+        as->last_write_us = now;
+        as->last_write_ts = frame_ts;
+    }
+    return err ? err : derr;
+}
+
+int audio_stream_send_dtmf(struct audio_stream *as, char digit, uint16_t duration_ms)
+{
+    if (!as || dtmf_event_from_digit(digit, NULL))
+        return EINVAL;
+    if (!as->dtmf_pt)
+        return ENOTSUP;
+    return dtmf_tx_queue(&as->dtmf_tx, digit, duration_ms);
+}
+
+/* ---- control and statistics (any thread) ---- */
+
+void audio_stream_set_dtmf_handler(struct audio_stream *as, audio_dtmf_h *h, void *arg)
+{
+    if (!as)
+        return;
+    pthread_mutex_lock(&as->lock);
+    as->dtmfh = h;
+    as->dtmf_arg = arg;
+    pthread_mutex_unlock(&as->lock);
+}
+
+void audio_stream_set_direction(struct audio_stream *as, bool send, bool recv)
+{
+    if (!as)
+        return;
+    atomic_store(&as->send_on, send);
+    atomic_store(&as->recv_on, recv);
+}
+
+uint64_t audio_stream_last_rx_us(const struct audio_stream *as)
+{
+    return as ? atomic_load(&((struct audio_stream *)as)->last_rx_us) : 0;
+}
+
+void audio_stream_get_stats(struct audio_stream *as, struct audio_stream_stats *st)
+{
+    if (!as || !st)
+        return;
+    memset(st, 0, sizeof(*st));
+    struct jitter_stats js;
+    pthread_mutex_lock(&as->lock);
+    jitter_get_stats(as->jb, &js);
+    st->packets_lost = rtp_seq_lost(&as->seq);
+    st->jitter_ms = (uint32_t)((uint64_t)rtp_jitter_get(&as->jit) * 1000u / AUDIO_RATE);
+    st->remote_ssrc = as->latched ? as->remote_ssrc : 0;
+    st->ssrc_changes = as->ssrc_changes;
+    st->dtmf_events = as->dtmf_events;
+    pthread_mutex_unlock(&as->lock);
+
+    st->late_dropped = js.late;
+    st->jb_delay_ms = js.target_ms;
+    st->packets_received = ctr_get(&as->rx_packets);
+    st->bytes_received = ctr_get(&as->rx_bytes);
+    st->packets_sent = ctr_get(&as->tx_packets);
+    st->bytes_sent = ctr_get(&as->tx_bytes);
+    st->rtt_ms = atomic_load(&as->rtt_ms);
+    st->frames_concealed = ctr_get(&as->frames_concealed);
+    st->frames_fec = ctr_get(&as->frames_fec);
+    st->packets_unknown_pt = ctr_get(&as->rx_unknown_pt);
+    st->packets_malformed = ctr_get(&as->rx_malformed);
+    st->rtcp_received = ctr_get(&as->rtcp_rx);
+    st->rtcp_sent = ctr_get(&as->rtcp_tx);
+}
+
+/* ---- lifetime ---- */
+
+static void destroy(void *arg)
+{
+    struct audio_stream *as = arg;
+    if (as->t && as->t->recv_arg == as) {
+        as->t->recvh = NULL;
+        as->t->recv_arg = NULL;
+    }
+    mem_deref(as->jb);
+    mem_deref(as->enc);
+    mem_deref(as->dec);
+    mem_deref(as->cname);
+    mem_deref(as->log_ctx);
+    if (as->lock_ok)
+        pthread_mutex_destroy(&as->lock);
+}
+
+int audio_stream_alloc(struct audio_stream **asp, struct media_transport *t,
+                       const struct audio_stream_cfg *cfg)
+{
+    if (!asp || !t || !t->send || !cfg || cfg->opus_pt > 127 || cfg->dtmf_pt > 127 ||
+        (cfg->dtmf_pt && cfg->dtmf_pt == cfg->opus_pt))
+        return EINVAL;
+
+    struct audio_stream *as = mem_zalloc(sizeof(*as), destroy);
+    if (!as)
+        return ENOMEM;
+    if (pthread_mutex_init(&as->lock, NULL)) {
+        mem_deref(as);
+        return ENOMEM;
+    }
+    as->lock_ok = true;
+    as->clock = cfg->clock ? cfg->clock : mono_clock;
+    as->clock_arg = cfg->clock_arg;
+    as->opus_pt = cfg->opus_pt;
+    as->dtmf_pt = cfg->dtmf_pt;
+    as->level_ext_id = cfg->level_ext_id;
+    as->fec = cfg->fec;
+    as->dtx = cfg->dtx;
+    as->rng = cfg->clock ? 0x9E3779B97F4A7C15ull ^ cfg->local_ssrc : random64();
+    as->ssrc = cfg->local_ssrc;
+    while (!as->ssrc)
+        as->ssrc = (uint32_t)xorshift(&as->rng);
+    as->tx_seq = (uint16_t)xorshift(&as->rng);
+    as->tx_ts = (uint32_t)xorshift(&as->rng);
+    as->tx_gap = true;
+    atomic_init(&as->send_on, true);
+    atomic_init(&as->recv_on, true);
+    dtmf_tx_init(&as->dtmf_tx, AUDIO_RATE);
+    dtmf_rx_init(&as->dtmf_rx);
+
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    as->wall_offset_us = (int64_t)wall.tv_sec * 1000000 + wall.tv_nsec / 1000 - (int64_t)now_us(as);
+
+    int err = 0;
+    as->log_ctx = mem_strdup(cfg->log_ctx ? cfg->log_ctx : "");
+    if (cfg->cname) {
+        as->cname = mem_strdup(cfg->cname);
+    } else {
+        char cname[32];
+        snprintf(cname, sizeof(cname), "sb-%016llx", (unsigned long long)xorshift(&as->rng));
+        as->cname = mem_strdup(cname);
+    }
+    if (!as->log_ctx || !as->cname)
+        err = ENOMEM;
+
+    struct jitter_cfg jc = {
+        .clock_rate = AUDIO_RATE,
+        .frame_samples = AUDIO_FRAME_SAMPLES,
+        .min_delay_ms = JB_MIN_DELAY_MS,
+    };
+    if (!err)
+        err = jitter_alloc(&as->jb, &jc);
+
+    as->enc_loss_pct = cfg->fec ? FEC_LOSS_DEFAULT : 0;
+    struct opus_codec_enc_cfg ec = {
+        .bitrate = cfg->bitrate ? cfg->bitrate : DEFAULT_BITRATE,
+        .complexity = cfg->complexity > 0 && cfg->complexity <= 10 ? (uint8_t)cfg->complexity : 0,
+        .fec = cfg->fec,
+        .loss_pct = (uint8_t)as->enc_loss_pct,
+        .dtx = cfg->dtx,
+    };
+    if (!err)
+        err = opus_codec_enc_alloc(&as->enc, &ec);
+    if (!err)
+        err = opus_codec_dec_alloc(&as->dec);
+    if (err) {
+        mem_deref(as);
+        return err;
+    }
+
+    as->t = t;
+    t->recv_arg = as;
+    t->recvh = recv_handler;
+    *asp = as;
+    return 0;
+}

@@ -1,0 +1,134 @@
+/*
+ * The audio stream's state, shared by its two source files: audio_stream.c (packets in, audio
+ * out and in, control) and audio_rtcp.c (reports in and out). Private to them: nothing else
+ * includes this.
+ */
+#ifndef SB_MEDIA_AUDIO_STREAM_INT_H
+#define SB_MEDIA_AUDIO_STREAM_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "media/audio_stream.h"
+#include "media/dtmf.h"
+#include "media/jitter.h"
+#include "media/opus_codec.h"
+#include "rtp/rtcp.h"
+#include "rtp/rtp.h"
+
+typedef atomic_uint_fast64_t counter_t;
+
+struct ratelimit {
+    bool used;
+    uint64_t last_us;
+    uint64_t suppressed;
+};
+
+struct audio_stream {
+    struct media_transport *t;
+    audio_clock_h *clock;
+    void *clock_arg;
+    int64_t wall_offset_us; /* CLOCK_REALTIME - clock at alloc: NTP times for RTCP */
+    char *cname;
+    char *log_ctx;
+    uint8_t opus_pt, dtmf_pt, level_ext_id;
+    bool fec, dtx;
+    uint32_t ssrc;
+
+    atomic_bool send_on, recv_on;
+    atomic_uint_fast64_t last_rx_us;
+
+    /* Shared by the worker and the clock: under lock. */
+    pthread_mutex_t lock;
+    bool lock_ok;
+    struct jitter *jb;
+    bool latched;
+    bool bye; /* the remote source said BYE: the next one takes over at once */
+    uint32_t remote_ssrc;
+    struct rtp_seq seq;
+    struct rtp_jitter jit;
+    uint32_t lsr; /* middle 32 bits of the NTP time of the last SR, 0 if none */
+    uint32_t lsr_ssrc;
+    uint64_t lsr_arrival_us;
+    audio_dtmf_h *dtmfh;
+    void *dtmf_arg;
+    uint64_t ssrc_changes;
+    uint64_t dtmf_events;
+
+    /* Worker only. */
+    uint32_t cand_ssrc;
+    unsigned cand_count;
+    struct dtmf_rx dtmf_rx;
+    struct ratelimit rl_malformed, rl_pt, rl_rtcp;
+
+    /* One writer each, read anywhere. */
+    counter_t rx_packets, rx_bytes, rx_unknown_pt, rx_malformed, rtcp_rx;
+    counter_t tx_packets, tx_bytes, rtcp_tx;
+    counter_t frames_concealed, frames_fec;
+    atomic_uint rtt_ms;
+    atomic_uint remote_loss_pct; /* what the peer reports losing of our stream */
+
+    /* Mixer clock only. */
+    struct opus_codec_enc *enc;
+    struct opus_codec_dec *dec;
+    uint16_t tx_seq;
+    uint32_t tx_ts;
+    bool tx_gap;
+    bool wrote;
+    uint64_t last_write_us;
+    uint32_t last_write_ts;
+    unsigned enc_loss_pct;
+    struct dtmf_tx dtmf_tx;
+    uint64_t next_rtcp_us;
+    uint64_t tx_packets_at_report;
+    uint64_t rng;
+    bool rx_paused;
+    struct jitter_frame jf;
+    int16_t carry[OPUS_CODEC_MAX_SAMPLES]; /* decoded audio not yet played */
+    size_t carry_off, carry_len;
+    enum audio_frame_kind carry_kind;
+    uint8_t carry_level;
+    bool carry_voice;
+};
+
+static inline void ctr_add(counter_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+static inline uint64_t ctr_get(counter_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+static inline uint64_t now_us(const struct audio_stream *as)
+{
+    return as->clock(as->clock_arg);
+}
+
+static inline uint64_t ntp_at(const struct audio_stream *as, uint64_t t_us)
+{
+    int64_t w = (int64_t)t_us + as->wall_offset_us;
+    return rtcp_ntp_from_timespec(w / 1000000, (long)(w % 1000000) * 1000);
+}
+
+static inline uint64_t xorshift(uint64_t *s)
+{
+    uint64_t x = *s ? *s : 0x2545F4914F6CDD1Dull;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+bool audio_stream_ratelimit(struct ratelimit *rl, uint64_t now);
+void audio_stream_warn_limited(struct audio_stream *as, struct ratelimit *rl, uint64_t now,
+                               const char *what, int err);
+
+/* Worker thread: one received RTCP compound. */
+void audio_rtcp_recv(struct audio_stream *as, const uint8_t *buf, size_t len, uint64_t now);
+
+#endif

@@ -1,0 +1,702 @@
+/*
+ * Two audio streams joined by an in-memory network on a simulated clock: each stream's transport
+ * hands packets to a link that may delay, jitter, drop, duplicate or rewrite them, and the test
+ * drives both mixer clocks frame by frame. Everything is deterministic and runs in simulated
+ * time.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/bytes.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "media/audio_stream.h"
+#include "rtp/rtcp.h"
+#include "rtp/rtp.h"
+#include "signal.h"
+
+#define FRAME    AUDIO_FRAME_SAMPLES
+#define TICK_US  20000
+#define OPUS_PT  111
+#define DTMF_PT  126
+#define LEVEL_ID 1
+
+struct net;
+struct end;
+
+struct link {
+    struct net *net;
+    struct end *dst;
+    unsigned loss_pct; /* RTP only */
+    uint64_t delay_us;
+    uint64_t jitter_us; /* uniform 0..jitter extra */
+    bool dup_dtmf;
+    bool drop_rtcp;
+    uint32_t rewrite_ssrc;            /* nonzero: RTP goes out with this SSRC instead */
+    struct rtcp_report_block last_rb; /* the last report block sent */
+    unsigned rbs, srs, rrs;
+    unsigned rtp, rtcp, dropped, markers;
+    unsigned dtmf, dtmf_markers;
+    uint8_t last_level;
+    bool saw_level;
+};
+
+struct end {
+    struct media_transport mt;
+    struct link *out;
+};
+
+struct pkt {
+    uint64_t at, order;
+    struct end *dst;
+    bool rtcp;
+    size_t len;
+    uint8_t data[1600];
+};
+
+#define MAXQ 512
+
+struct net {
+    uint64_t now;
+    uint64_t rng;
+    uint64_t order;
+    struct pkt q[MAXQ];
+    size_t n;
+};
+
+static uint64_t net_clock(void *arg)
+{
+    return ((struct net *)arg)->now;
+}
+
+static uint32_t net_rand(struct net *n)
+{
+    uint64_t x = n->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    n->rng = x;
+    return (uint32_t)(x >> 16);
+}
+
+static void enqueue(struct net *n, struct end *dst, const uint8_t *data, size_t len, bool rtcp,
+                    uint64_t at)
+{
+    assert_true(n->n < MAXQ);
+    assert_true(len <= sizeof(n->q[0].data));
+    struct pkt *p = &n->q[n->n++];
+    p->at = at;
+    p->order = n->order++;
+    p->dst = dst;
+    p->rtcp = rtcp;
+    p->len = len;
+    memcpy(p->data, data, len);
+}
+
+static int fake_send(struct media_transport *t, uint8_t *pkt, size_t len, size_t cap, bool rtcp)
+{
+    struct end *e = (struct end *)t;
+    struct link *l = e->out;
+    struct net *n = l->net;
+    assert_true(cap >= len + MEDIA_TRANSPORT_TRAILER);
+    uint64_t at = n->now + l->delay_us;
+    if (rtcp) {
+        struct rtcp_iter it;
+        struct rtcp_pkt p;
+        rtcp_iter_init(&it, pkt, len);
+        assert_int_equal(rtcp_iter_next(&it, &p), 0); /* what we send is well-formed */
+        struct rtcp_report_block rb[RTCP_MAX_REPORTS];
+        size_t nrb = 0;
+        uint32_t ssrc;
+        if (p.type == RTCP_SR) {
+            struct rtcp_sr sr;
+            assert_int_equal(rtcp_sr_decode(&p, &sr, rb, RTCP_MAX_REPORTS, &nrb), 0);
+            l->srs++;
+        } else {
+            assert_int_equal(p.type, RTCP_RR);
+            assert_int_equal(rtcp_rr_decode(&p, &ssrc, rb, RTCP_MAX_REPORTS, &nrb), 0);
+            l->rrs++;
+        }
+        assert_true(nrb <= 1);
+        if (nrb) {
+            l->last_rb = rb[0];
+            l->rbs++;
+        }
+        assert_int_equal(rtcp_iter_next(&it, &p), 0);
+        assert_int_equal(p.type, RTCP_SDES);
+        l->rtcp++;
+        if (!l->drop_rtcp)
+            enqueue(n, l->dst, pkt, len, true, at);
+        return 0;
+    }
+    struct rtp_hdr h;
+    const uint8_t *pl;
+    size_t plen;
+    assert_int_equal(rtp_decode(&h, pkt, len, &pl, &plen), 0);
+    if (h.pt == DTMF_PT) {
+        l->dtmf++;
+        l->dtmf_markers += h.marker;
+    } else {
+        l->rtp++;
+        l->markers += h.marker;
+        const uint8_t *ext;
+        size_t ext_len;
+        bool voice;
+        if (h.ext && !rtp_ext_find(&h, LEVEL_ID, &ext, &ext_len) &&
+            !rtp_audio_level_decode(ext, ext_len, &voice, &l->last_level))
+            l->saw_level = true;
+    }
+    if (l->jitter_us)
+        at += net_rand(n) % (l->jitter_us + 1);
+    if (h.pt != DTMF_PT && l->loss_pct && net_rand(n) % 100 < l->loss_pct) {
+        l->dropped++;
+        return 0;
+    }
+    if (l->rewrite_ssrc)
+        bytes_put32(pkt + 8, l->rewrite_ssrc);
+    enqueue(n, l->dst, pkt, len, false, at);
+    if (h.pt == DTMF_PT && l->dup_dtmf)
+        enqueue(n, l->dst, pkt, len, false, at + 3000);
+    return 0;
+}
+
+/* Delivers every packet due by t, in arrival order, with the clock at its arrival time. */
+static void pump_until(struct net *n, uint64_t t)
+{
+    for (;;) {
+        size_t best = n->n;
+        for (size_t i = 0; i < n->n; i++) {
+            if (n->q[i].at > t)
+                continue;
+            if (best == n->n || n->q[i].at < n->q[best].at ||
+                (n->q[i].at == n->q[best].at && n->q[i].order < n->q[best].order))
+                best = i;
+        }
+        if (best == n->n)
+            break;
+        struct pkt p = n->q[best];
+        n->q[best] = n->q[--n->n];
+        if (p.at > n->now)
+            n->now = p.at;
+        if (p.dst->mt.recvh)
+            p.dst->mt.recvh(p.data, p.len, p.rtcp, p.dst->mt.recv_arg);
+    }
+    n->now = t;
+}
+
+struct pair {
+    struct net net;
+    struct end ea, eb;
+    struct link ab, ba;
+    struct audio_stream *a, *b;
+    uint64_t frame; /* frames run so far */
+    /* what B heard of A, and how */
+    int16_t *in, *out;
+    size_t cap;
+    unsigned kinds[4];
+    enum audio_frame_kind *kind_log;
+    uint8_t last_level;
+};
+
+static struct audio_stream_cfg base_cfg(struct pair *p, uint32_t ssrc, const char *name)
+{
+    struct audio_stream_cfg c = {
+        .opus_pt = OPUS_PT,
+        .dtmf_pt = DTMF_PT,
+        .level_ext_id = LEVEL_ID,
+        .local_ssrc = ssrc,
+        .cname = name,
+        .log_ctx = name,
+        .clock = net_clock,
+        .clock_arg = &p->net,
+    };
+    return c;
+}
+
+static void pair_init(struct pair *p, size_t frames, const struct audio_stream_cfg *ca,
+                      const struct audio_stream_cfg *cb)
+{
+    memset(p, 0, sizeof(*p));
+    p->net.rng = 0x1234567;
+    p->net.now = 1000000;
+    p->ea.mt.send = fake_send;
+    p->eb.mt.send = fake_send;
+    p->ea.out = &p->ab;
+    p->eb.out = &p->ba;
+    p->ab = (struct link){.net = &p->net, .dst = &p->eb, .delay_us = 20000};
+    p->ba = (struct link){.net = &p->net, .dst = &p->ea, .delay_us = 20000};
+    struct audio_stream_cfg da = base_cfg(p, 0xa0a0a0a0, "party=a");
+    struct audio_stream_cfg db = base_cfg(p, 0xb0b0b0b0, "party=b");
+    assert_int_equal(audio_stream_alloc(&p->a, &p->ea.mt, ca ? ca : &da), 0);
+    assert_int_equal(audio_stream_alloc(&p->b, &p->eb.mt, cb ? cb : &db), 0);
+    p->cap = frames * FRAME;
+    p->in = calloc(p->cap, sizeof(int16_t));
+    p->out = calloc(p->cap, sizeof(int16_t));
+    p->kind_log = calloc(frames, sizeof(*p->kind_log));
+    assert_non_null(p->in);
+    assert_non_null(p->out);
+    assert_non_null(p->kind_log);
+}
+
+static void pair_free(struct pair *p)
+{
+    p->a = mem_deref(p->a);
+    p->b = mem_deref(p->b);
+    free(p->in);
+    free(p->out);
+    free(p->kind_log);
+}
+
+/* Runs n frames: A sends the test signal (or silence), B sends silence; B's output is kept. */
+static void pair_run(struct pair *p, unsigned n, bool a_talks)
+{
+    int16_t pcm[FRAME], out[FRAME], zero[FRAME] = {0};
+    struct audio_frame_info info;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t t = 1000000 + p->frame * TICK_US;
+        pump_until(&p->net, t);
+        size_t at = (size_t)p->frame * FRAME;
+        if (a_talks)
+            signal_speechlike(pcm, FRAME, at);
+        else
+            memset(pcm, 0, sizeof(pcm));
+        if (at + FRAME <= p->cap)
+            memcpy(p->in + at, pcm, sizeof(pcm));
+        int err = audio_stream_write(p->a, pcm);
+        assert_int_equal(err, 0);
+        audio_stream_tick(p->a, t);
+        assert_int_equal(audio_stream_write(p->b, zero), 0);
+        audio_stream_tick(p->b, t);
+
+        audio_stream_read(p->b, out, &info);
+        audio_stream_read(p->a, zero, NULL);
+        memset(zero, 0, sizeof(zero));
+        if (at + FRAME <= p->cap) {
+            memcpy(p->out + at, out, sizeof(out));
+            p->kind_log[p->frame] = info.kind;
+        }
+        p->kinds[info.kind]++;
+        if (info.kind != AUDIO_FRAME_SILENT)
+            p->last_level = info.level;
+        p->frame++;
+    }
+}
+
+/* Correlation of what B played against what A sent, over [from, to) frames, in 500 ms windows
+ * each at its own best lag (the jitter buffer moves the lag when it adapts). Returns the mean
+ * and the worst window. */
+static void quality(const struct pair *p, size_t from, size_t to, double *mean, double *worst)
+{
+    const size_t win = 25 * FRAME, max_lag = 9600; /* 200 ms */
+    double sum = 0, low = 2;
+    unsigned nwin = 0;
+    for (size_t s = from * FRAME; s + win + max_lag <= to * FRAME; s += win) {
+        /* coarse search on every 16th sample, then refine */
+        size_t best = 0;
+        double bc = -2;
+        for (size_t lag = 0; lag <= max_lag; lag += 16) {
+            double ab = 0, aa = 0, bb = 0;
+            for (size_t i = s; i < s + win; i += 16) {
+                double x = p->in[i], y = p->out[i + lag];
+                ab += x * y;
+                aa += x * x;
+                bb += y * y;
+            }
+            double c = aa && bb ? ab / sqrt(aa * bb) : 0;
+            if (c > bc) {
+                bc = c;
+                best = lag;
+            }
+        }
+        double c;
+        size_t lo = best > 16 ? best - 16 : 0;
+        (void)signal_best_lag(p->in + s, p->out + s + lo, 0, win, 32, &c);
+        sum += c;
+        if (c < low)
+            low = c;
+        nwin++;
+    }
+    assert_true(nwin > 0);
+    *mean = sum / nwin;
+    *worst = low;
+}
+
+static void test_clean_path(void **state)
+{
+    struct pair p;
+    pair_init(&p, 300, NULL, NULL);
+    pair_run(&p, 300, true);
+
+    double mean, worst;
+    quality(&p, 25, 300, &mean, &worst);
+    print_message("clean path: correlation mean %.3f worst %.3f\n", mean, worst);
+    assert_true(mean > 0.9);
+    assert_true(worst > 0.8);
+
+    struct audio_stream_stats sa, sb;
+    audio_stream_get_stats(p.a, &sa);
+    audio_stream_get_stats(p.b, &sb);
+    assert_int_equal(sa.packets_sent, 300);
+    assert_int_equal(sb.packets_received, 299); /* the last one is still on its way */
+    assert_int_equal(sb.remote_ssrc, 0xa0a0a0a0);
+    assert_int_equal(sb.packets_lost, 0);
+    assert_int_equal(sb.frames_concealed, 0);
+    assert_int_equal(sb.late_dropped, 0);
+    assert_true(sb.bytes_received > 300 * 40);
+    /* only the first packet starts a talk spurt */
+    assert_int_equal(p.ab.markers, 1);
+    /* the level extension carries the measured level, and comes out on the other side */
+    assert_true(p.ab.saw_level);
+    assert_true(p.ab.last_level > 5 && p.ab.last_level < 60);
+    assert_true(p.last_level > 5 && p.last_level < 60); /* a few frames behind: not equal */
+    /* B hears A from about the target delay on, without gaps */
+    for (unsigned f = 10; f < 300; f++)
+        assert_int_not_equal(p.kind_log[f], AUDIO_FRAME_SILENT);
+    assert_true(audio_stream_last_rx_us(p.b) >= 1000000 + 290 * TICK_US);
+    pair_free(&p);
+}
+
+static void test_loss_fec(void **state)
+{
+    struct pair p;
+    struct audio_stream_cfg ca;
+    pair_init(&p, 500, NULL, NULL);
+    /* A encodes with in-band FEC; 10 % of its packets are lost, with some jitter */
+    p.a = mem_deref(p.a);
+    ca = base_cfg(&p, 0xa0a0a0a0, "party=a");
+    ca.fec = true;
+    assert_int_equal(audio_stream_alloc(&p.a, &p.ea.mt, &ca), 0);
+    p.ab.loss_pct = 10;
+    p.ab.jitter_us = 8000;
+    pair_run(&p, 500, true);
+
+    struct audio_stream_stats sb;
+    audio_stream_get_stats(p.b, &sb);
+    print_message("10%% loss: lost %lld, fec %llu, concealed %llu, jb %u ms\n",
+                  (long long)sb.packets_lost, (unsigned long long)sb.frames_fec,
+                  (unsigned long long)sb.frames_concealed, sb.jb_delay_ms);
+    assert_true(p.ab.dropped >= 30);
+    assert_true(sb.packets_lost >= 30);
+    assert_true(sb.frames_fec > 10); /* most single losses rebuilt from the next packet */
+    assert_true(sb.frames_fec > sb.frames_concealed);
+    /* continuous: no silent frame once playing */
+    for (unsigned f = 50; f < 500; f++)
+        assert_int_not_equal(p.kind_log[f], AUDIO_FRAME_SILENT);
+    double mean, worst;
+    quality(&p, 50, 500, &mean, &worst);
+    print_message("10%% loss: correlation mean %.3f worst %.3f\n", mean, worst);
+    assert_true(mean > 0.75);
+    pair_free(&p);
+}
+
+static void test_rtcp_rtt(void **state)
+{
+    struct pair p;
+    pair_init(&p, 300, NULL, NULL);
+    p.ab.delay_us = 30000;
+    p.ba.delay_us = 45000;
+    pair_run(&p, 300, true);
+
+    struct audio_stream_stats sa, sb;
+    audio_stream_get_stats(p.a, &sa);
+    audio_stream_get_stats(p.b, &sb);
+    /* about one compound a second each way, SR while sending */
+    assert_true(p.ab.rtcp >= 3 && p.ab.rtcp <= 10);
+    assert_true(p.ba.rtcp >= 3 && p.ba.rtcp <= 10);
+    assert_true(sa.rtcp_received >= 3);
+    assert_true(sb.rtcp_received >= 3);
+    assert_int_equal(sa.rtcp_sent, p.ab.rtcp);
+    /* 30 ms there, 45 ms back */
+    print_message("rtt a %u ms, b %u ms\n", sa.rtt_ms, sb.rtt_ms);
+    assert_true(sa.rtt_ms >= 73 && sa.rtt_ms <= 77);
+    assert_true(sb.rtt_ms >= 73 && sb.rtt_ms <= 77);
+    pair_free(&p);
+}
+
+/* An SR that arrives before the first RTP packet of its source is still echoed. */
+static void test_rtcp_sr_before_rtp(void **state)
+{
+    struct pair p;
+    pair_init(&p, 100, NULL, NULL);
+    p.ab.drop_rtcp = true; /* B learns of A's reports only from the SR injected here */
+    uint8_t buf[256];
+    size_t len = 0;
+    struct rtcp_sr sr = {.ssrc = 0xa0a0a0a0, .ntp = 0x1234567890abcdefull, .rtp_ts = 5};
+    assert_int_equal(rtcp_sr_encode(buf, sizeof(buf), &len, &sr, NULL, 0), 0);
+    p.eb.mt.recvh(buf, len, true, p.eb.mt.recv_arg);
+    uint64_t sr_at = p.net.now;
+    pair_run(&p, 100, true);
+
+    assert_true(p.ba.rbs >= 1);
+    assert_int_equal(p.ba.last_rb.ssrc, 0xa0a0a0a0);
+    assert_int_equal(p.ba.last_rb.lsr, rtcp_ntp_mid32(sr.ntp));
+    /* the delay since that SR, in 1/65536 s, matches the simulated time (B's last report was
+     * sent at most ~1.5 s before the end) */
+    uint64_t dlsr_us = (uint64_t)p.ba.last_rb.dlsr * 1000000 / 65536;
+    assert_true(dlsr_us > 0 && dlsr_us <= p.net.now - sr_at);
+    assert_true(p.ab.srs >= 1); /* A sends, so it reports with SRs */
+    pair_free(&p);
+}
+
+struct dtmf_log {
+    char digits[16];
+    uint16_t ms[16];
+    unsigned n;
+};
+
+static void on_dtmf(char digit, uint16_t duration_ms, void *arg)
+{
+    struct dtmf_log *l = arg;
+    if (l->n < 15) {
+        l->ms[l->n] = duration_ms;
+        l->digits[l->n++] = digit;
+    }
+}
+
+static void test_dtmf(void **state)
+{
+    struct pair p;
+    struct dtmf_log got = {0};
+    pair_init(&p, 200, NULL, NULL);
+    audio_stream_set_dtmf_handler(p.b, on_dtmf, &got);
+    p.ab.dup_dtmf = true;   /* every event packet arrives twice */
+    p.ab.jitter_us = 15000; /* and out of order */
+    pair_run(&p, 20, true);
+    assert_int_equal(audio_stream_send_dtmf(p.a, '1', 100), 0);
+    assert_int_equal(audio_stream_send_dtmf(p.a, '#', 100), 0);
+    assert_int_equal(audio_stream_send_dtmf(p.a, '9', 200), 0);
+    assert_int_equal(audio_stream_send_dtmf(p.a, 'x', 100), EINVAL);
+    pair_run(&p, 60, true);
+
+    assert_int_equal(got.n, 3);
+    assert_memory_equal(got.digits, "1#9", 3);
+    assert_int_equal(got.ms[0], 100);
+    assert_int_equal(got.ms[1], 100);
+    assert_int_equal(got.ms[2], 200);
+    struct audio_stream_stats sb;
+    audio_stream_get_stats(p.b, &sb);
+    assert_int_equal(sb.dtmf_events, 3);
+    assert_int_equal(p.ab.dtmf_markers, 3); /* one marker per event */
+    /* 100 ms: 4 updates + 3 end packets; 200 ms: 9 + 3 */
+    assert_int_equal(p.ab.dtmf, 7 + 7 + 12);
+    /* audio went on meanwhile */
+    for (unsigned f = 30; f < 80; f++)
+        assert_int_not_equal(p.kind_log[f], AUDIO_FRAME_SILENT);
+    pair_free(&p);
+
+    /* without a negotiated telephone-event */
+    pair_init(&p, 10, NULL, NULL);
+    struct audio_stream *s;
+    struct audio_stream_cfg c = base_cfg(&p, 1, "party=c");
+    c.dtmf_pt = 0;
+    struct end e = {.mt.send = fake_send, .out = &p.ab};
+    assert_int_equal(audio_stream_alloc(&s, &e.mt, &c), 0);
+    assert_int_equal(audio_stream_send_dtmf(s, '5', 100), ENOTSUP);
+    mem_deref(s);
+    pair_free(&p);
+}
+
+static void test_hold(void **state)
+{
+    struct pair p;
+    pair_init(&p, 400, NULL, NULL);
+    pair_run(&p, 100, true);
+    unsigned rtp0 = p.ab.rtp, rtcp0 = p.ab.rtcp;
+
+    /* A puts B on hold: no RTP from A, RTCP goes on; B hears silence */
+    audio_stream_set_direction(p.a, false, true);
+    pair_run(&p, 100, true);
+    assert_int_equal(p.ab.rtp, rtp0);
+    assert_true(p.ab.rtcp >= rtcp0 + 2);
+    assert_true(p.ab.rrs >= 1); /* nothing sent since the last report: RR, not SR */
+    for (unsigned f = 110; f < 200; f++)
+        assert_int_equal(p.kind_log[f], AUDIO_FRAME_SILENT);
+    struct audio_stream_stats sb;
+    audio_stream_get_stats(p.b, &sb);
+    assert_true(sb.frames_concealed <= 3); /* a short fade at most, not 2 s of concealment */
+
+    /* resume: the first packet carries the marker, B plays again */
+    audio_stream_set_direction(p.a, true, true);
+    unsigned markers = p.ab.markers;
+    pair_run(&p, 100, true);
+    assert_int_equal(p.ab.markers, markers + 1);
+    for (unsigned f = 215; f < 300; f++)
+        assert_int_not_equal(p.kind_log[f], AUDIO_FRAME_SILENT);
+    double mean, worst;
+    quality(&p, 215, 300, &mean, &worst);
+    assert_true(mean > 0.9);
+
+    /* B stops receiving: silence while A still talks */
+    audio_stream_set_direction(p.b, true, false);
+    pair_run(&p, 50, true);
+    for (unsigned f = 300; f < 350; f++)
+        assert_int_equal(p.kind_log[f], AUDIO_FRAME_SILENT);
+    audio_stream_set_direction(p.b, true, true);
+    pair_run(&p, 50, true);
+    for (unsigned f = 360; f < 400; f++)
+        assert_int_not_equal(p.kind_log[f], AUDIO_FRAME_SILENT);
+    pair_free(&p);
+}
+
+struct log_capture {
+    unsigned ssrc_lines, warn_lines;
+};
+
+static void capture(enum log_level level, const char *line, void *arg)
+{
+    struct log_capture *c = arg;
+    if (strstr(line, "SSRC changed"))
+        c->ssrc_lines++;
+    if (level == LOG_LVL_WARN)
+        c->warn_lines++;
+}
+
+static void test_ssrc_change(void **state)
+{
+    struct log_capture cap = {0};
+    log_set_sink(capture, &cap);
+    log_set_level(LOG_LVL_INFO);
+    struct pair p;
+    pair_init(&p, 300, NULL, NULL);
+    pair_run(&p, 150, true);
+    p.ab.rewrite_ssrc = 0xdeadbeef; /* A restarts as a new source */
+    pair_run(&p, 150, true);
+    log_set_level(LOG_LVL_WARN);
+    log_set_sink(NULL, NULL);
+
+    struct audio_stream_stats sb;
+    audio_stream_get_stats(p.b, &sb);
+    assert_int_equal(sb.remote_ssrc, 0xdeadbeef);
+    assert_int_equal(sb.ssrc_changes, 1);
+    assert_int_equal(cap.ssrc_lines, 1);
+    /* after a short restart of playout, the new source is heard as well as the old one was */
+    for (unsigned f = 170; f < 300; f++)
+        assert_int_not_equal(p.kind_log[f], AUDIO_FRAME_SILENT);
+    double mean, worst;
+    quality(&p, 175, 300, &mean, &worst);
+    assert_true(mean > 0.9);
+    pair_free(&p);
+}
+
+static void inject(struct pair *p, const uint8_t *pkt, size_t len, bool rtcp)
+{
+    p->eb.mt.recvh(pkt, len, rtcp, p->eb.mt.recv_arg);
+}
+
+static void test_garbage_and_unknown_pt(void **state)
+{
+    struct log_capture cap = {0};
+    log_set_sink(capture, &cap);
+    struct pair p;
+    pair_init(&p, 200, NULL, NULL);
+    pair_run(&p, 50, true);
+
+    uint8_t buf[1500];
+    size_t len;
+    const uint8_t pcmu[160] = {0xff};
+    struct rtp_hdr h = {.pt = 0, .seq = 1, .ts = 2, .ssrc = 0xa0a0a0a0};
+    /* a payload type that was never negotiated (PCMU) */
+    for (int i = 0; i < 10; i++) {
+        h.seq++;
+        assert_int_equal(rtp_encode(buf, sizeof(buf), &h, pcmu, sizeof(pcmu), &len), 0);
+        inject(&p, buf, len, false);
+    }
+    /* the Opus payload type with an undecodable payload */
+    const uint8_t bad_opus[] = {0x03, 0x00};
+    h.pt = OPUS_PT;
+    assert_int_equal(rtp_encode(buf, sizeof(buf), &h, bad_opus, sizeof(bad_opus), &len), 0);
+    inject(&p, buf, len, false);
+    /* a telephone-event too short to be one */
+    h.pt = DTMF_PT;
+    assert_int_equal(rtp_encode(buf, sizeof(buf), &h, bad_opus, sizeof(bad_opus), &len), 0);
+    inject(&p, buf, len, false);
+    /* random bytes that are not RTP (version 0) and not RTCP */
+    uint32_t r = 99;
+    for (int i = 0; i < 100; i++) {
+        len = 1 + (size_t)(i * 13 % 300);
+        for (size_t k = 0; k < len; k++) {
+            r = r * 1103515245 + 12345;
+            buf[k] = (uint8_t)(r >> 16);
+        }
+        buf[0] &= 0x3f;
+        inject(&p, buf, len, false);
+        inject(&p, buf, len, true);
+    }
+    inject(&p, buf, 0, false);
+    inject(&p, buf, 0, true);
+    pair_run(&p, 150, true);
+    log_set_sink(NULL, NULL);
+
+    struct audio_stream_stats sb;
+    audio_stream_get_stats(p.b, &sb);
+    assert_int_equal(sb.packets_unknown_pt, 10);
+    assert_int_equal(sb.packets_malformed, 2 + 100 + 100 + 2);
+    assert_int_equal(sb.remote_ssrc, 0xa0a0a0a0);
+    assert_int_equal(sb.ssrc_changes, 0);
+    /* warnings are rate limited: a handful of lines for 200 bad packets */
+    assert_true(cap.warn_lines >= 2 && cap.warn_lines <= 6);
+    /* and the real stream was not disturbed */
+    for (unsigned f = 10; f < 200; f++)
+        assert_int_not_equal(p.kind_log[f], AUDIO_FRAME_SILENT);
+    double mean, worst;
+    quality(&p, 60, 200, &mean, &worst);
+    assert_true(mean > 0.9);
+    pair_free(&p);
+}
+
+static void test_alloc_checks(void **state)
+{
+    struct pair p;
+    pair_init(&p, 1, NULL, NULL);
+    struct audio_stream *s = NULL;
+    struct audio_stream_cfg c = base_cfg(&p, 0, NULL);
+    struct end e = {.mt.send = fake_send, .out = &p.ab};
+    assert_int_equal(audio_stream_alloc(&s, NULL, &c), EINVAL);
+    c.dtmf_pt = OPUS_PT;
+    assert_int_equal(audio_stream_alloc(&s, &e.mt, &c), EINVAL);
+    c.dtmf_pt = 200;
+    assert_int_equal(audio_stream_alloc(&s, &e.mt, &c), EINVAL);
+    c.dtmf_pt = DTMF_PT;
+    c.cname = NULL;
+    c.log_ctx = NULL;
+    c.clock = NULL; /* the real clock */
+    assert_int_equal(audio_stream_alloc(&s, &e.mt, &c), 0);
+    assert_true(e.mt.recvh != NULL);
+    assert_int_equal(audio_stream_last_rx_us(s), 0);
+    struct audio_stream_stats st;
+    audio_stream_get_stats(s, &st);
+    assert_int_equal(st.remote_ssrc, 0);
+    /* reading before anything arrived is silence */
+    int16_t pcm[FRAME];
+    struct audio_frame_info info;
+    memset(pcm, 0x55, sizeof(pcm));
+    audio_stream_read(s, pcm, &info);
+    assert_int_equal(info.kind, AUDIO_FRAME_SILENT);
+    assert_int_equal(info.level, 127);
+    assert_int_equal(pcm[0], 0);
+    assert_int_equal(pcm[FRAME - 1], 0);
+    mem_deref(s);
+    assert_null(e.mt.recvh); /* the stream uninstalled itself */
+    pair_free(&p);
+}
+
+int main(void)
+{
+    log_set_level(LOG_LVL_WARN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_clean_path),   cmocka_unit_test(test_loss_fec),
+        cmocka_unit_test(test_rtcp_rtt),     cmocka_unit_test(test_rtcp_sr_before_rtp),
+        cmocka_unit_test(test_dtmf),         cmocka_unit_test(test_hold),
+        cmocka_unit_test(test_ssrc_change),  cmocka_unit_test(test_garbage_and_unknown_pt),
+        cmocka_unit_test(test_alloc_checks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

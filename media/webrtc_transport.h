@@ -37,7 +37,7 @@ struct webrtc_transport_handlers {
     void (*gathering_done)(void *arg);
     /* ICE connected and DTLS done with a verified fingerprint: media can flow. At most once. */
     void (*connected)(void *arg);
-    /* At most once, and nothing but candidates follows it; a DTLS close_notify from the peer (it
+    /* At most once, and never followed by connected; a DTLS close_notify from the peer (it
      * hung up) is WEBRTC_FAIL_DTLS with a detail saying so. The handler may close the transport. */
     void (*failed)(enum webrtc_failure why, const char *detail, void *arg);
 };

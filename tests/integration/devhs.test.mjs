@@ -498,6 +498,153 @@ describe('devhs', () => {
     });
   });
 
+  describe('more of the Client-Server API', () => {
+    let alice, bob, roomId;
+    const enc = encodeURIComponent;
+    before(async () => {
+      alice = await hs.register('morea');
+      bob = await hs.register('moreb');
+      roomId = await alice.createRoom({ invite: [bob.userId] });
+      await bob.join(roomId);
+    });
+
+    it('releases a parked /sync with 401 when its token logs out', async () => {
+      const extra = await MatrixClient.login(hs.url, 'moreb', 'moreb-password');
+      const since = (await extra.sync()).next_batch;
+      const waiting = (await hs.status()).waiting_syncs;
+      const t0 = Date.now();
+      const poll = extra.sync({ since, timeout: 20000 });
+      await waitFor(async () => (await hs.status()).waiting_syncs > waiting, 5000);
+      await new MatrixClient(hs.url, { accessToken: extra.accessToken }).logout();
+      await rejects(poll, 401, 'M_UNKNOWN_TOKEN');
+      assert.ok(Date.now() - t0 < 10000);
+    });
+
+    it('copies a display name change into the member events', async () => {
+      const since = (await bob.sync()).next_batch;
+      await alice.request('PUT', `/profile/${enc(alice.userId)}/displayname`,
+                          { body: { displayname: 'Alice Example' } });
+      const batch = await bob.sync({ since, timeout: 5000 });
+      const ev = timelineOf(batch, roomId).find((e) => e.type === 'm.room.member');
+      assert.equal(ev.state_key, alice.userId);
+      assert.equal(ev.content.displayname, 'Alice Example');
+      assert.equal(ev.content.membership, 'join');
+      assert.equal(ev.unsigned.prev_content.displayname, 'morea');
+      const prof = await bob.request('GET', `/profile/${enc(alice.userId)}/displayname`);
+      assert.deepEqual(prof, { displayname: 'Alice Example' });
+      await rejects(bob.request('PUT', `/profile/${enc(alice.userId)}/displayname`,
+                                { body: { displayname: 'x' } }), 403, 'M_FORBIDDEN');
+      await rejects(bob.request('GET', `/profile/${enc('@ghost:localhost')}`), 404, 'M_NOT_FOUND');
+    });
+
+    it('deduplicates identical state, redacts, serves /context', async () => {
+      const s1 = await alice.sendState(roomId, 'org.example.state', 'k', { v: 1 });
+      const s2 = await alice.sendState(roomId, 'org.example.state', 'k', { v: 1 });
+      assert.equal(s1, s2);
+      const e1 = await bob.sendText(roomId, 'oops');
+      const e2 = await bob.sendText(roomId, 'after');
+      const red = (await bob.request('PUT', `/rooms/${enc(roomId)}/redact/${enc(e1)}/r1`,
+                                     { body: { reason: 'typo' } })).event_id;
+      const got = await alice.getEvent(roomId, e1);
+      assert.deepEqual(got.content, {});
+      assert.equal(got.unsigned.redacted_because.event_id, red);
+      await rejects(bob.request('PUT', `/rooms/${enc(roomId)}/redact/${enc(s1)}/r2`, { body: {} }),
+                    403, 'M_FORBIDDEN'); // someone else's event needs the redact level
+      const ctx = await alice.request('GET', `/rooms/${enc(roomId)}/context/${enc(e2)}`,
+                                      { query: { limit: 2 } });
+      assert.equal(ctx.event.event_id, e2);
+      assert.deepEqual(ctx.events_before.map((e) => e.event_id), [e1]);
+      assert.deepEqual(ctx.events_after.map((e) => e.event_id), [red]);
+      assert.ok(ctx.state.some((e) => e.type === 'm.room.create'));
+      const fwd = await alice.messages(roomId, { from: ctx.end, dir: 'f' });
+      assert.deepEqual(fwd.chunk, []);
+    });
+
+    it('delivers to-device messages once', async () => {
+      bob.since = (await bob.sync()).next_batch;
+      const body = { messages: { [bob.userId]: { [bob.deviceId]: { hello: 'device' } } } };
+      await alice.request('PUT', '/sendToDevice/org.example.ping/td1', { body });
+      await alice.request('PUT', '/sendToDevice/org.example.ping/td1', { body }); // retry
+      const td = await bob.syncUntil((b) => b.to_device.events.length && b.to_device.events);
+      assert.equal(td.length, 1);
+      assert.deepEqual(td[0], { type: 'org.example.ping', sender: alice.userId,
+                                content: { hello: 'device' } });
+      const next = await bob.syncNext();
+      assert.deepEqual(next.to_device.events, [], 'acknowledged by the next sync');
+    });
+
+    it('hides history from later joiners when history_visibility is joined', async () => {
+      const carol = await hs.register('morec');
+      const room = await alice.createRoom({ preset: 'public_chat' });
+      await alice.sendState(room, 'm.room.history_visibility', '', { history_visibility: 'joined' });
+      await alice.sendText(room, 'secret');
+      await carol.join(room);
+      await alice.sendText(room, 'public');
+      const bodies = (await carol.allMessages(room)).map((e) => e.content.body).filter(Boolean);
+      assert.deepEqual(bodies, ['public']);
+      const tl = timelineOf(await carol.sync(), room).map((e) => e.content.body).filter(Boolean);
+      assert.deepEqual(tl, ['public']);
+      const all = (await alice.allMessages(room)).map((e) => e.content.body).filter(Boolean);
+      assert.deepEqual(all, ['secret', 'public']);
+    });
+
+    it('lists left rooms in an initial sync only with include_leave', async () => {
+      const room = await alice.createRoom({ invite: [bob.userId] });
+      await bob.join(room);
+      await bob.leave(room);
+      assert.equal((await bob.sync()).rooms.leave[room], undefined);
+      const withLeave = await bob.sync({ filter: { room: { include_leave: true } } });
+      const left = withLeave.rooms.leave[room];
+      assert.equal(left.timeline.events.at(-1).content.membership, 'leave');
+      assert.ok(!(await bob.joinedRooms()).includes(room));
+      // a rejected invite shows up once, too
+      const room2 = await alice.createRoom({ invite: [bob.userId] });
+      bob.since = (await bob.sync()).next_batch;
+      await bob.leave(room2);
+      const b = await bob.syncNext();
+      assert.equal(b.rooms.leave[room2].timeline.events.at(-1).content.membership, 'leave');
+    });
+
+    it('presence, read markers, typing expiry, member queries, full_state', async () => {
+      bob.since = (await bob.sync()).next_batch;
+      await alice.request('PUT', `/presence/${enc(alice.userId)}/status`,
+                          { body: { presence: 'unavailable', status_msg: 'in a call' } });
+      const p = await bob.syncUntil((b) => b.presence.events.find((e) => e.sender === alice.userId));
+      assert.equal(p.content.presence, 'unavailable');
+      assert.equal(p.content.status_msg, 'in a call');
+      const got = await bob.request('GET', `/presence/${enc(alice.userId)}/status`);
+      assert.equal(got.presence, 'unavailable');
+      await rejects(bob.request('PUT', `/presence/${enc(alice.userId)}/status`,
+                                { body: { presence: 'online' } }), 403, 'M_FORBIDDEN');
+
+      const last = await alice.sendText(roomId, 'mark me');
+      bob.since = (await bob.sync()).next_batch;
+      await bob.request('POST', `/rooms/${enc(roomId)}/read_markers`,
+                        { body: { 'm.fully_read': last, 'm.read': last } });
+      const fr = await bob.syncUntil((b) => b.rooms.join[roomId]?.account_data.events
+        .find((e) => e.type === 'm.fully_read'));
+      assert.equal(fr.content.event_id, last);
+
+      await alice.request('PUT', `/rooms/${enc(roomId)}/typing/${enc(alice.userId)}`,
+                          { body: { typing: true, timeout: 200 } });
+      await bob.syncUntil((b) => b.rooms.join[roomId]?.ephemeral.events
+        .find((e) => e.type === 'm.typing' && e.content.user_ids.includes(alice.userId)));
+      const stopped = await bob.syncUntil((b) => b.rooms.join[roomId]?.ephemeral.events
+        .find((e) => e.type === 'm.typing'), { timeoutMs: 5000 });
+      assert.deepEqual(stopped.content.user_ids, [], 'typing expires by itself');
+
+      const joined = await bob.members(roomId, { membership: 'join' });
+      assert.deepEqual(joined.map((e) => e.state_key).sort(), [alice.userId, bob.userId].sort());
+      const notJoined = await bob.members(roomId, { not_membership: 'join' });
+      assert.ok(notJoined.every((e) => e.content.membership !== 'join'));
+
+      const since = (await bob.sync()).next_batch;
+      const full = await bob.sync({ since, fullState: true });
+      assert.ok(types(full.rooms.join[roomId].state.events).includes('m.room.create'));
+      assert.deepEqual(full.rooms.join[roomId].timeline.events, []);
+    });
+  });
+
   describe('HTTP-level errors', () => {
     let alice;
     before(async () => {

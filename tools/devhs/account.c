@@ -250,7 +250,7 @@ void hs_h_presence_put(struct hs_req *r)
     g_free(u->status_msg);
     u->status_msg = msg ? g_strdup(msg) : NULL;
     u->last_active_ts = hs_now_ms(r->hs);
-    u->presence_pos = hs_next_pos(r->hs);
+    u->presence_pos = r->hs->presence_pos = hs_next_pos(r->hs);
     hs_reply_empty(r);
 }
 

@@ -395,6 +395,7 @@ static void drop_sessions(struct hs *hs, struct hs_user *u, const char *device_i
             (!device_id || strcmp(s->device_id, device_id) == 0))
             g_hash_table_iter_remove(&it);
     }
+    g_cond_broadcast(&hs->cond); /* a /sync parked on a dropped token answers 401 at once */
     if (device_id) {
         g_hash_table_remove(u->devices, device_id);
         g_hash_table_remove(u->to_device, device_id);

@@ -80,7 +80,7 @@ static void put_receipt(struct hs *hs, struct hs_room *room, const char *user_id
     g_free(rc->event_id);
     rc->event_id = g_strdup(event_id);
     rc->ts = hs_now_ms(hs);
-    rc->pos = hs_next_pos(hs);
+    rc->pos = room->receipts_pos = hs_next_pos(hs);
 }
 
 static void set_fully_read(struct hs_req *r, struct hs_room *room, const char *event_id)

@@ -66,12 +66,14 @@ struct hs_room {
     char *room_id;
     char *version;
     bool published;
-    GPtrArray *events;   /* struct hs_event * owned, in pos order */
-    GHashTable *by_id;   /* event_id -> struct hs_event * */
-    GHashTable *state;   /* "type\x1fstate_key" -> struct hs_state_slot * */
-    GHashTable *typing;  /* user_id -> expiry (gint64 monotonic us, boxed) */
-    uint64_t typing_pos; /* last change of the typing set */
-    GPtrArray *receipts; /* struct hs_receipt * */
+    GPtrArray *events;        /* struct hs_event * owned, in pos order */
+    GHashTable *by_id;        /* event_id -> struct hs_event * */
+    GHashTable *state;        /* "type\x1fstate_key" -> struct hs_state_slot * */
+    GHashTable *typing;       /* user_id -> expiry (gint64 monotonic us, boxed) */
+    uint64_t typing_pos;      /* last change of the typing set */
+    GPtrArray *receipts;      /* struct hs_receipt * */
+    uint64_t receipts_pos;    /* last receipt change */
+    uint64_t last_member_pos; /* last m.room.member event */
 };
 
 struct hs_account_data {
@@ -142,6 +144,7 @@ struct hs {
     struct hs_config cfg;
     char *base_url; /* http://host:port, for .well-known */
     uint64_t pos;
+    uint64_t presence_pos; /* last presence change of anybody */
     uint64_t next_session_id;
     uint64_t next_generated_user;
     int64_t last_ts;

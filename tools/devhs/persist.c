@@ -264,6 +264,8 @@ static int load_user(struct hs *hs, json_t *j, const char *path)
     u->status_msg = g_strdup(msg);
     u->last_active_ts = last_active;
     u->presence_pos = (uint64_t)presence_pos;
+    if (u->presence_pos > hs->presence_pos)
+        hs->presence_pos = u->presence_pos;
     if (ad && load_account_data(u->account_data, ad))
         return bad(path, "bad account data", NULL);
     const char *k;
@@ -418,6 +420,8 @@ static int load_room(struct hs *hs, json_t *j, const char *path)
         rc->ts = ts;
         rc->pos = (uint64_t)pos;
         g_ptr_array_add(room->receipts, rc);
+        if (rc->pos > room->receipts_pos)
+            room->receipts_pos = rc->pos;
     }
     return 0;
 }

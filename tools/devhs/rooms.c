@@ -120,8 +120,10 @@ struct hs_event *hs_room_insert(struct hs *hs, struct hs_room *room, struct hs_e
                                  old->sender, "replaces_state", old->event_id);
         }
         g_ptr_array_add(slot->history, ev);
-        if (strcmp(ev->type, "m.room.member") == 0)
+        if (strcmp(ev->type, "m.room.member") == 0) {
             hs_index_add(hs, ev->state_key, room);
+            room->last_member_pos = ev->pos;
+        }
     }
     g_ptr_array_add(room->events, ev);
     g_hash_table_insert(room->by_id, ev->event_id, ev);

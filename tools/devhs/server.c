@@ -351,6 +351,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     return send_response(r);
 }
 
+/* libmicrohttpd's own format strings. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];

@@ -38,12 +38,14 @@ static bool is(const char *a, const char *b)
     return a && strcmp(a, b) == 0;
 }
 
-/* Visible, filter-passing events in (from, upto], the last ctx->limit of them. */
+/* Visible, filter-passing events in (from, upto], the last ctx->limit of them. *gap says
+ * whether state may have changed outside what the timeline shows (it was cut, or a state event
+ * was filtered out), which is when the state section has to be worked out. */
 static json_t *timeline(struct sync_ctx *c, struct hs_room *room, uint64_t from, uint64_t upto,
-                        bool *limited, uint64_t *tstart)
+                        bool *limited, uint64_t *tstart, bool *gap)
 {
     GPtrArray *picked = g_ptr_array_new();
-    *limited = false;
+    *limited = *gap = false;
     for (guint i = room->events->len; i-- > 0;) {
         const struct hs_event *ev = g_ptr_array_index(room->events, i);
         if (ev->pos > upto)
@@ -51,10 +53,12 @@ static json_t *timeline(struct sync_ctx *c, struct hs_room *room, uint64_t from,
         if (ev->pos <= from)
             break;
         if (!hs_event_filter_ok(&c->f.timeline, ev->type, ev->sender, room->room_id) ||
-            !hs_event_visible(room, ev, c->me))
+            !hs_event_visible(room, ev, c->me)) {
+            *gap |= ev->state_key != NULL;
             continue;
+        }
         if ((long long)picked->len >= c->limit) {
-            *limited = true;
+            *limited = *gap = true;
             break;
         }
         g_ptr_array_add(picked, (gpointer)ev);
@@ -101,7 +105,8 @@ static json_t *ephemeral(struct sync_ctx *c, struct hs_room *room, bool full)
         json_array_append_new(
             events, json_pack("{s:s, s:{s:o}}", "type", "m.typing", "content", "user_ids", ids));
     }
-    if (hs_event_filter_ok(&c->f.ephemeral, "m.receipt", NULL, room->room_id)) {
+    if ((full || room->receipts_pos > c->since) &&
+        hs_event_filter_ok(&c->f.ephemeral, "m.receipt", NULL, room->room_id)) {
         json_t *content = json_object();
         for (guint i = 0; i < room->receipts->len; i++) {
             const struct hs_receipt *rc = g_ptr_array_index(room->receipts, i);
@@ -171,19 +176,22 @@ static json_t *summary(struct sync_ctx *c, struct hs_room *room)
     return s;
 }
 
-/* A joined or left room: timeline over (from, upto], state, ephemeral, account data. NULL when
- * nothing changed and the room is not sent in full. */
+/* A joined or left room up to position upto. full: the room is new to the client (initial
+ * sync, or joined since the token): history from the start, all state and ephemeral data.
+ * With full_state the state section is complete but the timeline still starts at the token.
+ * NULL when nothing changed and neither applies. */
 static json_t *room_entry(struct sync_ctx *c, struct hs_room *room, bool full, uint64_t upto,
                           bool joined)
 {
-    bool limited;
+    bool limited, gap;
     uint64_t tstart;
-    json_t *tl = timeline(c, room, full ? 0 : c->since, upto, &limited, &tstart);
-    json_t *state = state_section(c, room, tstart, full);
+    json_t *tl = timeline(c, room, full ? 0 : c->since, upto, &limited, &tstart, &gap);
+    bool whole_state = full || c->full_state;
+    json_t *state = whole_state || gap ? state_section(c, room, tstart, whole_state) : json_array();
     json_t *eph = joined ? ephemeral(c, room, full) : json_array();
     GHashTable *rad = g_hash_table_lookup(c->u->room_account_data, room->room_id);
     json_t *ad = account_data_events(c, rad, full, &c->f.room_account_data, room->room_id);
-    if (!full && !json_array_size(tl) && !json_array_size(state) && !json_array_size(eph) &&
+    if (!whole_state && !json_array_size(tl) && !json_array_size(state) && !json_array_size(eph) &&
         !json_array_size(ad)) {
         json_decref(tl);
         json_decref(state);
@@ -200,7 +208,9 @@ static json_t *room_entry(struct sync_ctx *c, struct hs_room *room, bool full, u
         json_object_set_new(e, "ephemeral", json_pack("{s:o}", "events", eph));
         json_object_set_new(e, "unread_notifications",
                             json_pack("{s:i, s:i}", "notification_count", 0, "highlight_count", 0));
-        json_object_set_new(e, "summary", summary(c, room));
+        /* Like Synapse: only when membership may have changed (clients keep the last one). */
+        if (whole_state || room->last_member_pos > c->since)
+            json_object_set_new(e, "summary", summary(c, room));
     } else {
         json_decref(eph);
     }
@@ -228,6 +238,8 @@ static json_t *invite_entry(struct sync_ctx *c, struct hs_room *room, const stru
 static json_t *presence_events(struct sync_ctx *c)
 {
     json_t *events = json_array();
+    if (c->hs->presence_pos <= c->since) /* nobody's presence changed: skip the member walk */
+        return events;
     GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
     g_hash_table_add(seen, (gpointer)c->me);
     GHashTable *rooms = hs_index_rooms(c->hs, c->me);
@@ -304,8 +316,7 @@ static json_t *build(struct sync_ctx *c, bool *empty)
                 mev ? json_string_value(json_object_get(mev->content, "membership")) : NULL;
             json_t *e = NULL;
             if (is(m, "join")) {
-                bool full = c->initial || c->full_state ||
-                            !is(hs_membership_at(room, c->me, c->since), "join");
+                bool full = c->initial || !is(hs_membership_at(room, c->me, c->since), "join");
                 e = room_entry(c, room, full, c->now, true);
                 if (e)
                     json_object_set_new(join, room->room_id, e);
@@ -314,8 +325,7 @@ static json_t *build(struct sync_ctx *c, bool *empty)
                     json_object_set_new(invite, room->room_id, invite_entry(c, room, mev));
             } else if (is(m, "leave") || is(m, "ban")) {
                 if (c->initial ? c->f.include_leave : mev->pos > c->since) {
-                    bool full = c->initial || c->full_state;
-                    e = room_entry(c, room, full, mev->pos, false);
+                    e = room_entry(c, room, c->initial, mev->pos, false);
                     if (!e) /* the leave itself is always news */
                         e = room_entry(c, room, true, mev->pos, false);
                     json_object_set_new(leave, room->room_id, e);
@@ -378,12 +388,19 @@ void hs_h_sync(struct hs_req *r)
         if (!is(c.u->presence, presence)) {
             g_free(c.u->presence);
             c.u->presence = g_strdup(presence);
-            c.u->presence_pos = hs_next_pos(hs);
+            c.u->presence_pos = hs->presence_pos = hs_next_pos(hs);
         }
     }
 
+    /* The lock is released while waiting: the token may be logged out meanwhile, and then
+     * its session is gone. Recognise that by looking the token up again after each wait. */
+    char *token = g_strdup(c.s->token);
     gint64 deadline = g_get_monotonic_time() + timeout * 1000;
     for (;;) {
+        if (g_hash_table_lookup(hs->sessions, token) != c.s) {
+            hs_error(r, 401, "M_UNKNOWN_TOKEN", "Access token logged out during /sync");
+            break;
+        }
         bool empty;
         json_t *resp = build(&c, &empty);
         if (!empty || c.initial || c.full_state || hs->stopping ||
@@ -396,6 +413,8 @@ void hs_h_sync(struct hs_req *r)
         g_cond_wait_until(&hs->cond, &hs->lock, deadline);
         hs->waiting_syncs--;
     }
+    g_free(token);
+    r->session = NULL;
     hs_filter_clear(&c.f);
 }
 

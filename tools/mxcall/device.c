@@ -22,12 +22,15 @@ struct mxcall_device {
     int16_t *wav;
     size_t wav_len, wav_pos;
     struct wav_writer *rec;
-    struct tone_analyser *an;
-    struct tone_analyser *noise; /* off-probe frequencies: the spectrum's noise floor */
+    struct window {
+        uint64_t from, to;           /* in frames from connection; to == 0: open */
+        struct tone_analyser *an;    /* the probes */
+        struct tone_analyser *noise; /* off-probe frequencies: the spectrum's noise floor */
+    } win[MXCALL_MAX_WINDOWS];
+    unsigned nwin;
     unsigned nnoise;
-    uint64_t frames;   /* frames heard (written to us) */
-    uint64_t from, to; /* analysis window in frames, to == 0: open */
-    GMutex lock;       /* guards an and frames against the main loop's reads */
+    uint64_t frames; /* frames heard (written to us) */
+    GMutex lock;     /* guards the analysers and frames against the main loop's reads */
 };
 
 static void device_destroy(void *data)
@@ -35,8 +38,10 @@ static void device_destroy(void *data)
     struct mxcall_device *d = data;
     if (d->rec)
         wav_writer_close(d->rec);
-    mem_deref(d->an);
-    mem_deref(d->noise);
+    for (unsigned i = 0; i < d->nwin; i++) {
+        mem_deref(d->win[i].an);
+        mem_deref(d->win[i].noise);
+    }
     g_free(d->wav);
     g_mutex_clear(&d->lock);
 }
@@ -95,17 +100,18 @@ int mxcall_device_alloc(struct mxcall_device **dp, const struct party_cfg *cfg)
     }
     if (!err && cfg->record)
         err = wav_writer_open(&d->rec, cfg->record, AUDIO_RATE);
-    if (!err && cfg->nprobes)
+    double noise_freqs[TONE_MAX_PROBES];
+    d->nnoise = cfg->nprobes ? noise_frequencies(cfg, noise_freqs) : 0;
+    for (unsigned i = 0; !err && cfg->nprobes && i < cfg->nwindows; i++) {
+        struct window *w = &d->win[d->nwin++];
+        w->from = (uint64_t)(cfg->windows[i].from_s * 1000 / AUDIO_FRAME_MS);
+        w->to = (uint64_t)(cfg->windows[i].to_s * 1000 / AUDIO_FRAME_MS);
         err =
-            tone_analyser_alloc(&d->an, AUDIO_RATE, cfg->probes, cfg->nprobes, AUDIO_FRAME_SAMPLES);
-    if (!err && cfg->nprobes) {
-        double freqs[TONE_MAX_PROBES];
-        d->nnoise = noise_frequencies(cfg, freqs);
-        if (d->nnoise)
-            err = tone_analyser_alloc(&d->noise, AUDIO_RATE, freqs, d->nnoise, AUDIO_FRAME_SAMPLES);
+            tone_analyser_alloc(&w->an, AUDIO_RATE, cfg->probes, cfg->nprobes, AUDIO_FRAME_SAMPLES);
+        if (!err && d->nnoise)
+            err = tone_analyser_alloc(&w->noise, AUDIO_RATE, noise_freqs, d->nnoise,
+                                      AUDIO_FRAME_SAMPLES);
     }
-    d->from = (uint64_t)(cfg->measure_from_s * 1000 / AUDIO_FRAME_MS);
-    d->to = (uint64_t)(cfg->measure_to_s * 1000 / AUDIO_FRAME_MS);
     if (err) {
         mem_deref(d);
         return err;
@@ -142,10 +148,13 @@ static int device_write(void *obj, const int16_t *pcm)
     if (d->rec)
         wav_writer_write(d->rec, pcm, AUDIO_FRAME_SAMPLES);
     g_mutex_lock(&d->lock);
-    if (d->an && d->frames >= d->from && (!d->to || d->frames < d->to)) {
-        tone_analyser_feed(d->an, pcm, AUDIO_FRAME_SAMPLES);
-        if (d->noise)
-            tone_analyser_feed(d->noise, pcm, AUDIO_FRAME_SAMPLES);
+    for (unsigned i = 0; i < d->nwin; i++) {
+        struct window *w = &d->win[i];
+        if (d->frames < w->from || (w->to && d->frames >= w->to))
+            continue;
+        tone_analyser_feed(w->an, pcm, AUDIO_FRAME_SAMPLES);
+        if (w->noise)
+            tone_analyser_feed(w->noise, pcm, AUDIO_FRAME_SAMPLES);
     }
     d->frames++;
     g_mutex_unlock(&d->lock);
@@ -166,16 +175,28 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-void mxcall_device_levels(struct mxcall_device *d, struct mxcall_levels *lv)
+unsigned mxcall_device_windows(const struct mxcall_device *d)
 {
-    g_mutex_lock(&d->lock);
-    lv->blocks = d->an ? tone_analyser_blocks(d->an) : 0;
-    lv->residual_db = d->an ? tone_analyser_floor(d->an) : TONE_DB_MIN;
+    return d->nwin;
+}
+
+void mxcall_device_levels(struct mxcall_device *d, unsigned win, struct mxcall_levels *lv)
+{
+    memset(lv, 0, sizeof(*lv));
+    lv->noise_db = lv->residual_db = TONE_DB_MIN;
     for (unsigned i = 0; i < TONE_MAX_PROBES; i++)
-        lv->probe_db[i] = d->an ? tone_analyser_level(d->an, i) : TONE_DB_MIN;
+        lv->probe_db[i] = TONE_DB_MIN;
+    if (win >= d->nwin)
+        return;
+    struct window *w = &d->win[win];
     double noise[TONE_MAX_PROBES];
+    g_mutex_lock(&d->lock);
+    lv->blocks = tone_analyser_blocks(w->an);
+    lv->residual_db = tone_analyser_floor(w->an);
+    for (unsigned i = 0; i < TONE_MAX_PROBES; i++)
+        lv->probe_db[i] = tone_analyser_level(w->an, i);
     for (unsigned i = 0; i < d->nnoise; i++)
-        noise[i] = tone_analyser_level(d->noise, i);
+        noise[i] = tone_analyser_level(w->noise, i);
     g_mutex_unlock(&d->lock);
     /* The median bin: a tone or two that slipped in cannot move it. */
     qsort(noise, d->nnoise, sizeof(double), cmp_double);

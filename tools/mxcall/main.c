@@ -32,25 +32,29 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: mxcall --homeserver URL [options] (--parties FILE | party options)\n"
-               "party options:\n"
-               "  --user ID --password PW | --token TOKEN   who (token needs the full user id)\n"
-               "  --call ROOM [--invitee USER]              place a call\n"
-               "  --answer [--reject]                       answer (or reject) the first call\n"
-               "  --say TEXT [--say-room ROOM]              send a text message first\n"
-               "  --tone HZ [--tone-dbfs DB]                send a sine (default -20 dBFS)\n"
-               "  --wav FILE                                send a WAV file, looped\n"
-               "  --record FILE                             record what is heard (48 kHz WAV)\n"
-               "  --probe HZ[,HZ...]                        measure these tones in what is heard\n"
-               "  --duration S                              hang up after S s connected\n"
-               "                                            (0: wait for the peer to hang up)\n"
-               "  --measure-from S --measure-to S           analysis window from connection\n"
-               "options:\n"
-               "  --timeout S          fail parties not connected after S s (default 30)\n"
-               "  --media-ip IP        host candidate address (default 127.0.0.1)\n"
-               "  --ports MIN-MAX      media port range (default 30000-39999)\n"
-               "  --status-interval MS print status lines (default 0: none)\n"
-               "  --log-level LEVEL    error|warn|info|debug (default warn)\n");
+    fprintf(
+        f,
+        "usage: mxcall --homeserver URL [options] (--parties FILE | party options)\n"
+        "party options:\n"
+        "  --user ID --password PW | --token TOKEN   who (token needs the full user id)\n"
+        "  --call ROOM [--invitee USER]              place a call\n"
+        "  --answer [--reject]                       answer (or reject) the first call\n"
+        "  --say TEXT [--say-room ROOM]              send a text message first\n"
+        "  --tone HZ [--tone-dbfs DB]                send a sine (default -20 dBFS)\n"
+        "  --wav FILE                                send a WAV file, looped\n"
+        "  --record FILE                             record what is heard (48 kHz WAV)\n"
+        "  --probe HZ[,HZ...]                        measure these tones in what is heard\n"
+        "  --duration S                              hang up after S s connected\n"
+        "                                            (0: wait for the peer to hang up)\n"
+        "  --measure-from S --measure-to S           analysis window from connection\n"
+        "                                            (default 2 s to the end; JSON: \"windows\":\n"
+        "                                            [[from, to], ...], up to 4)\n"
+        "options:\n"
+        "  --timeout S          fail parties not connected after S s (default 30)\n"
+        "  --media-ip IP        host candidate address (default 127.0.0.1)\n"
+        "  --ports MIN-MAX      media port range (default 30000-39999)\n"
+        "  --status-interval MS print status lines (default 0: none)\n"
+        "  --log-level LEVEL    error|warn|info|debug (default warn)\n");
 }
 
 static int parse_probes(struct party_cfg *pc, const char *s)
@@ -68,7 +72,6 @@ static struct party_cfg *party_cfg_new(void)
     struct party_cfg *pc = g_new0(struct party_cfg, 1);
     pc->tone_dbfs = -20.0;
     pc->duration_s = 10;
-    pc->measure_from_s = 2;
     return pc;
 }
 
@@ -113,8 +116,17 @@ static int load_parties(struct mxcall *app, const char *path)
         pc->wav = jstr(o, "wav");
         pc->record = jstr(o, "record");
         pc->duration_s = jnum(o, "duration", 10);
-        pc->measure_from_s = jnum(o, "measure_from", 2);
-        pc->measure_to_s = jnum(o, "measure_to", 0);
+        json_t *wins = json_object_get(o, "windows");
+        size_t w;
+        json_t *win;
+        json_array_foreach(wins, w, win)
+        {
+            if (pc->nwindows < MXCALL_MAX_WINDOWS && json_array_size(win) == 2) {
+                pc->windows[pc->nwindows].from_s = json_number_value(json_array_get(win, 0));
+                pc->windows[pc->nwindows].to_s = json_number_value(json_array_get(win, 1));
+                pc->nwindows++;
+            }
+        }
         json_t *pr = json_object_get(o, "probes");
         size_t k;
         json_t *f;
@@ -283,10 +295,10 @@ int main(int argc, char **argv)
             one->duration_s = atof(optarg);
             break;
         case O_FROM:
-            one->measure_from_s = atof(optarg);
+            one->windows[0].from_s = atof(optarg);
             break;
         case O_TO:
-            one->measure_to_s = atof(optarg);
+            one->windows[0].to_s = atof(optarg);
             break;
         case O_TIMEOUT:
             app.timeout_s = atof(optarg);
@@ -333,8 +345,14 @@ int main(int argc, char **argv)
         g_ptr_array_add(app.parties, one);
     }
     for (guint i = 0; i < app.parties->len; i++) {
-        if (check_party(g_ptr_array_index(app.parties, i), i))
+        struct party_cfg *pc = g_ptr_array_index(app.parties, i);
+        if (check_party(pc, i))
             return 2;
+        if (!pc->nwindows) { /* the default window: all but the first 2 s */
+            if (pc->windows[0].from_s == 0 && pc->windows[0].to_s == 0)
+                pc->windows[0].from_s = 2;
+            pc->nwindows = 1;
+        }
     }
     signal(SIGPIPE, SIG_IGN);
 

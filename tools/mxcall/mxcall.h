@@ -24,6 +24,8 @@ struct media_workers;
 struct dtls_identity;
 struct mxcall_device;
 
+#define MXCALL_MAX_WINDOWS 4
+
 struct party_cfg {
     char *user;     /* user id or localpart */
     char *password; /* log in with it, or use token */
@@ -40,9 +42,11 @@ struct party_cfg {
     char *record;
     double probes[TONE_MAX_PROBES];
     unsigned nprobes;
-    double duration_s;     /* connected this long, then hang up; 0: until the peer ends */
-    double measure_from_s; /* the analysis window, from connection */
-    double measure_to_s;   /* 0: to the end */
+    double duration_s; /* connected this long, then hang up; 0: until the peer ends */
+    struct {
+        double from_s, to_s;       /* seconds from connection; to 0: to the end */
+    } windows[MXCALL_MAX_WINDOWS]; /* what is heard is analysed in each window apart */
+    unsigned nwindows;
 };
 
 struct mxcall {
@@ -86,7 +90,8 @@ struct mxcall_levels {
                            and their harmonics and intermodulation products */
     double residual_db; /* all power the probes do not explain (noise, glitches, products) */
 };
-void mxcall_device_levels(struct mxcall_device *d, struct mxcall_levels *lv);
+unsigned mxcall_device_windows(const struct mxcall_device *d);
+void mxcall_device_levels(struct mxcall_device *d, unsigned window, struct mxcall_levels *lv);
 uint64_t mxcall_device_frames_heard(struct mxcall_device *d);
 
 #endif

@@ -108,24 +108,32 @@ unsigned party_pending_sends(const struct party *p)
 
 /* ---- results ---- */
 
-/* Probe levels by frequency, and the probes heard: at least 20 dB over the noise floor. */
-static json_t *levels_json(struct party *p, json_t **heard, struct mxcall_levels *lv)
+/* One analysis window: probe levels by frequency, the noise floor, and the probes heard (at
+ * least 20 dB over the noise floor). */
+static json_t *window_json(struct party *p, unsigned w)
 {
-    memset(lv, 0, sizeof(*lv));
-    lv->noise_db = lv->residual_db = TONE_DB_MIN;
+    struct mxcall_levels lv;
+    mxcall_device_levels(p->device, w, &lv);
     json_t *tones = json_object();
-    *heard = json_array();
-    if (!p->device || !p->cfg->nprobes)
-        return tones;
-    mxcall_device_levels(p->device, lv);
+    json_t *heard = json_array();
     for (unsigned i = 0; i < p->cfg->nprobes; i++) {
         char key[32];
         snprintf(key, sizeof(key), "%g", p->cfg->probes[i]);
-        json_object_set_new(tones, key, json_real(lv->probe_db[i]));
-        if (lv->blocks && lv->probe_db[i] > TONE_DB_MIN && lv->probe_db[i] - lv->noise_db >= 20.0)
-            json_array_append_new(*heard, json_real(p->cfg->probes[i]));
+        json_object_set_new(tones, key, json_real(lv.probe_db[i]));
+        if (lv.blocks && lv.probe_db[i] > TONE_DB_MIN && lv.probe_db[i] - lv.noise_db >= 20.0)
+            json_array_append_new(heard, json_real(p->cfg->probes[i]));
     }
-    return tones;
+    return json_pack("{s:f, s:f, s:I, s:o, s:f, s:f, s:o}", "from", p->cfg->windows[w].from_s, "to",
+                     p->cfg->windows[w].to_s, "blocks", (json_int_t)lv.blocks, "tones_db", tones,
+                     "noise_db", lv.noise_db, "residual_db", lv.residual_db, "heard", heard);
+}
+
+static json_t *windows_json(struct party *p)
+{
+    json_t *arr = json_array();
+    for (unsigned w = 0; p->device && w < mxcall_device_windows(p->device); w++)
+        json_array_append_new(arr, window_json(p, w));
+    return arr;
 }
 
 static void refresh_stats(struct party *p)
@@ -138,26 +146,19 @@ static void refresh_stats(struct party *p)
 void party_print_status(struct party *p)
 {
     refresh_stats(p);
-    json_t *heard;
-    struct mxcall_levels lv;
-    json_t *tones = levels_json(p, &heard, &lv);
-    emit(json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:i, s:i, s:o, s:o}", "event", "status", "party",
+    emit(json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:i, s:i, s:o}", "event", "status", "party",
                    p->user_id ? p->user_id : p->cfg->user, "state", state_names[p->state],
                    "packets_received", (json_int_t)p->stats.packets_received, "packets_sent",
                    (json_int_t)p->stats.packets_sent, "packets_lost",
                    (json_int_t)p->stats.packets_lost, "jitter_ms", (int)p->stats.jitter_ms,
-                   "rtt_ms", (int)p->stats.rtt_ms, "tones_db", tones, "heard", heard));
+                   "rtt_ms", (int)p->stats.rtt_ms, "windows", windows_json(p)));
 }
 
 static void print_result(struct party *p)
 {
     refresh_stats(p);
-    json_t *heard;
-    struct mxcall_levels lv;
-    json_t *tones = levels_json(p, &heard, &lv);
     json_t *r = json_pack(
-        "{s:s, s:s, s:b, s:b, s:s, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:o, "
-        "s:f, s:f, s:o, s:I}",
+        "{s:s, s:s, s:b, s:b, s:s, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:I}",
         "event", "result", "party", p->user_id ? p->user_id : p->cfg->user, "ok", p->ok,
         "connected", p->connected_once, "end", p->end_reason ? p->end_reason : "", "call_id",
         p->call ? call_id(p->call) : NULL, "packets_received",
@@ -165,9 +166,9 @@ static void print_result(struct party *p)
         "packets_lost", (json_int_t)p->stats.packets_lost, "frames_concealed",
         (json_int_t)p->stats.frames_concealed, "frames_fec", (json_int_t)p->stats.frames_fec,
         "late_dropped", (json_int_t)p->stats.late_dropped, "jitter_ms", (int)p->stats.jitter_ms,
-        "rtt_ms", (int)p->stats.rtt_ms, "jb_delay_ms", (int)p->stats.jb_delay_ms, "tones_db", tones,
-        "noise_db", lv.noise_db, "residual_db", lv.residual_db, "heard", heard, "frames_heard",
+        "rtt_ms", (int)p->stats.rtt_ms, "jb_delay_ms", (int)p->stats.jb_delay_ms, "frames_heard",
         (json_int_t)(p->device ? mxcall_device_frames_heard(p->device) : 0));
+    json_object_set_new(r, "windows", windows_json(p));
     json_object_set_new(r, "setup_ms",
                         json_pack("{s:I, s:I, s:I}", "to_sdp", (json_int_t)p->timings.to_sdp_ms,
                                   "to_ice", (json_int_t)p->timings.to_ice_ms, "to_dtls",

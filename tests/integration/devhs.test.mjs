@@ -491,6 +491,14 @@ describe('devhs', () => {
       await waitFor(async () => (await alice.whoami()).user_id, 5000,
                     { message: 'the timed fault to end' });
 
+      // handled, then the connection drops: the retry with the same txn id finds the event
+      await hs.fault('close_after', 0, { count: 1, match: '/send/' });
+      await assert.rejects(alice.sendText(roomId, 'lost answer', 'txn-lost'),
+                           (err) => !(err instanceof MatrixError));
+      const id = await alice.sendText(roomId, 'lost answer', 'txn-lost');
+      const copies = (await alice.allMessages(roomId)).filter((e) => e.content.body === 'lost answer');
+      assert.deepEqual(copies.map((e) => e.event_id), [id]);
+
       await hs.fault('http_500', 0, { count: 1, match: '/whoami' });
       await alice.joinedRooms(); // other paths are untouched
       await rejects(alice.whoami(), 500, 'M_UNKNOWN');
@@ -513,10 +521,10 @@ describe('devhs', () => {
       const since = (await extra.sync()).next_batch;
       const waiting = (await hs.status()).waiting_syncs;
       const t0 = Date.now();
-      const poll = extra.sync({ since, timeout: 20000 });
+      const poll = rejects(extra.sync({ since, timeout: 20000 }), 401, 'M_UNKNOWN_TOKEN');
       await waitFor(async () => (await hs.status()).waiting_syncs > waiting, 5000);
       await new MatrixClient(hs.url, { accessToken: extra.accessToken }).logout();
-      await rejects(poll, 401, 'M_UNKNOWN_TOKEN');
+      await poll;
       assert.ok(Date.now() - t0 < 10000);
     });
 

@@ -5,8 +5,10 @@
  *
  * A fault applies to every Client-Server request that arrives while it is active (never to
  * /_devhs/ itself, so a test can always switch it off): "http_500" answers 500 M_UNKNOWN,
- * "close" drops the connection without a response. It lasts duration_ms (0: until the next
- * {"mode":"none"}), optionally only for count requests and only for paths containing match.
+ * "close" drops the connection without a response, "close_after" handles the request and then
+ * drops the connection (the client cannot know its send went through: the case transaction
+ * ids exist for). It lasts duration_ms (0: until the next {"mode":"none"}), optionally only
+ * for count requests and only for paths containing match.
  */
 #include "tools/devhs/hs.h"
 
@@ -70,8 +72,10 @@ void hs_h_admin_fault(struct hs_req *r)
         f = HS_FAULT_HTTP_500;
     else if (strcmp(mode, "close") == 0)
         f = HS_FAULT_CLOSE;
+    else if (strcmp(mode, "close_after") == 0)
+        f = HS_FAULT_CLOSE_AFTER;
     else {
-        hs_error(r, 400, "M_INVALID_PARAM", "mode must be none, http_500 or close");
+        hs_error(r, 400, "M_INVALID_PARAM", "mode must be none, http_500, close or close_after");
         return;
     }
     json_int_t ms = duration ? json_integer_value(duration) : 0;
@@ -111,7 +115,7 @@ enum hs_fault hs_fault_check(struct hs *hs, const char *path)
 void hs_h_admin_status(struct hs_req *r)
 {
     struct hs *hs = r->hs;
-    static const char *const names[] = {"none", "http_500", "close"};
+    static const char *const names[] = {"none", "http_500", "close", "close_after"};
     hs_reply(r, 200,
              json_pack("{s:I, s:i, s:i, s:i, s:i, s:I, s:s}", "pos", (json_int_t)hs->pos, "users",
                        (int)g_hash_table_size(hs->users), "rooms",

@@ -127,7 +127,8 @@ struct hs_session {
 enum hs_fault {
     HS_FAULT_NONE = 0,
     HS_FAULT_HTTP_500,
-    HS_FAULT_CLOSE,
+    HS_FAULT_CLOSE,       /* drop the connection before handling the request */
+    HS_FAULT_CLOSE_AFTER, /* handle the request, then drop the connection unanswered */
 };
 
 struct hs_config {
@@ -193,7 +194,7 @@ struct hs_req {
     char *resp; /* malloc'd JSON text */
     size_t resp_len;
     long retry_after_ms; /* >= 0: add Retry-After */
-    bool close;          /* fault injection: drop the connection */
+    bool close_after;    /* fault injection: handle, then drop the connection */
 };
 
 typedef void(hs_handler_h)(struct hs_req *r);

@@ -322,6 +322,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             }
             if (f == HS_FAULT_HTTP_500)
                 hs_error(r, 500, "M_UNKNOWN", "Internal server error (injected fault)");
+            r->close_after = f == HS_FAULT_CLOSE_AFTER;
         }
         return MHD_YES;
     }
@@ -347,6 +348,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         hs_error(r, 400, "M_UNRECOGNIZED", "Malformed request path or query");
     } else {
         hs_dispatch(r);
+    }
+    if (r->close_after) {
+        log_debug("%s %s -> %u, then connection closed (injected fault)", method, r->raw_path,
+                  r->status);
+        return MHD_NO;
     }
     return send_response(r);
 }

@@ -125,8 +125,11 @@ static struct slot *first_present(struct jitter *jb)
 {
     if (!jb->count)
         return NULL;
-    for (uint64_t s = jb->play_seq; s <= jb->high_seq && s - jb->play_seq < jb->cap; s++) {
-        struct slot *p = slot_at(jb, s);
+    uint64_t span = jb->high_seq - jb->play_seq; /* modular: numbers may wrap */
+    if (span >= jb->cap)
+        span = jb->cap - 1;
+    for (uint64_t k = 0; k <= span; k++) {
+        struct slot *p = slot_at(jb, jb->play_seq + k);
         if (p)
             return p;
     }
@@ -368,7 +371,7 @@ int jitter_put(struct jitter *jb, uint64_t seq, uint32_t ts, const uint8_t *payl
     if (!anchored) {
         jb->play_seq = seq;
         jb->high_seq = seq;
-    } else if (seq > jb->high_seq) {
+    } else if ((int64_t)(seq - jb->high_seq) > 0) {
         jb->high_seq = seq;
     }
     if (!jb->ts_ref_valid || ets > jb->ts_ref) {

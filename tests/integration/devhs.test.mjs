@@ -684,6 +684,18 @@ describe('devhs', () => {
                           { body: large });
       assert.equal(r.status, 413, 'events over 64 KiB are refused like on a real server');
       assert.equal(r.body.errcode, 'M_TOO_LARGE');
+      const deep = `{"a":${'['.repeat(3000)}${']'.repeat(3000)}}`;
+      r = await alice.raw('PUT', `/rooms/${encodeURIComponent(roomId)}/send/m.room.message/deep`,
+                          { rawBody: deep });
+      assert.equal(r.status, 400);
+      assert.equal(r.body.errcode, 'M_NOT_JSON');
+      r = await alice.raw('GET', '/sync', { query: { filter: '['.repeat(5000) } });
+      assert.equal(r.status, 400, 'an absurd inline filter is refused, not fatal');
+      r = await alice.raw('PUT', `/rooms/${encodeURIComponent(roomId)}/send/m.room.message/f1`,
+                          { body: { msgtype: 'm.text', body: 'x', n: 1.5 } });
+      assert.equal(r.status, 400, 'room versions 6+ take canonical JSON only');
+      assert.equal(r.body.errcode, 'M_BAD_JSON');
+      assert.equal((await alice.whoami()).user_id, alice.userId, 'still serving');
     });
 
     it('answers CORS preflights and carries CORS headers', async () => {

@@ -11,6 +11,7 @@
 
 #include "base/log.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const room_versions[] = {"1", "2", "3", "4",  "5", "6",
@@ -146,6 +147,16 @@ void hs_h_create_room(struct hs_req *r)
         hs_error(r, 400, "M_UNSUPPORTED_ROOM_VERSION",
                  "Your homeserver does not support this room version");
         return;
+    }
+    if (atoi(version) >= 6) {
+        json_t *parts[] = {initial, creation, pl_override};
+        for (size_t i = 0; i < G_N_ELEMENTS(parts); i++) {
+            const char *why = parts[i] ? hs_json_canonical_invalid(parts[i]) : NULL;
+            if (why) {
+                hs_error(r, 400, "M_BAD_JSON", "%s", why);
+                return;
+            }
+        }
     }
     char *alias = NULL;
     if (alias_name) {

@@ -12,6 +12,7 @@
 #include "base/log.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 bool hs_rate_limit(struct hs_req *r)
@@ -53,6 +54,15 @@ static bool valid_type(struct hs_req *r, const char *type)
     return false;
 }
 
+static bool canonical_ok(struct hs_req *r, struct hs_room *room, json_t *content)
+{
+    const char *why = atoi(room->version) >= 6 ? hs_json_canonical_invalid(content) : NULL;
+    if (!why)
+        return true;
+    hs_error(r, 400, "M_BAD_JSON", "%s", why);
+    return false;
+}
+
 static bool size_ok(struct hs_req *r, json_t *content)
 {
     /* The content plus an envelope of ids and keys, against the spec's 64 KiB per event. */
@@ -80,7 +90,7 @@ void hs_h_send(struct hs_req *r)
     }
     struct hs_room *room = hs_req_room(r, 0);
     if (!room || !valid_type(r, type) || !hs_rate_limit(r) || !require_joined(r, room) ||
-        !size_ok(r, r->json)) {
+        !size_ok(r, r->json) || !canonical_ok(r, room, r->json)) {
         g_free(key);
         return;
     }
@@ -163,7 +173,7 @@ bool hs_state_put(struct hs_req *r, struct hs_room *room, const char *type, cons
                   json_t *content, struct hs_event **evp)
 {
     const char *sender = r->user->user_id;
-    if (!valid_type(r, type) || !size_ok(r, content))
+    if (!valid_type(r, type) || !size_ok(r, content) || !canonical_ok(r, room, content))
         return false;
     if (strcmp(type, "m.room.member") == 0) {
         const char *membership;

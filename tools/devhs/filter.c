@@ -236,7 +236,7 @@ bool hs_filter_from_param(struct hs_req *r, const char *param, struct hs_filter 
     const char *why = NULL;
     if (param[0] == '{') {
         json_error_t err;
-        json_t *def = json_loads(param, 0, &err);
+        json_t *def = hs_json_parse(param, strlen(param), &err);
         if (!def) {
             hs_error(r, 400, "M_NOT_JSON", "Invalid filter JSON: %s", err.text);
             return false;

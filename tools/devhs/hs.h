@@ -29,6 +29,7 @@ struct MHD_Connection;
 #define HS_MAX_ID        255u            /* user ids, room ids, aliases, event types */
 #define HS_MAX_ARGS      6u              /* wildcard segments in one route */
 #define HS_DEFAULT_LIMIT 10              /* timeline limit when the filter sets none */
+#define HS_MAX_DEPTH     64              /* JSON nesting accepted from clients */
 
 /* ---- model ------------------------------------------------------------------------------ */
 
@@ -230,6 +231,12 @@ bool hs_token_parse(const char *s, uint64_t *pos);
 bool hs_valid_user_id(const char *s);
 bool hs_valid_room_id(const char *s);
 bool hs_valid_localpart(const char *s, const char **why);
+/* Parses JSON from a client. Nesting deeper than HS_MAX_DEPTH is refused before jansson sees
+ * it: its parser recurses, and connection threads have small stacks. */
+json_t *hs_json_parse(const char *buf, size_t len, json_error_t *err);
+/* Room versions 6 and later take canonical JSON only: no floats, integers within +-(2^53-1).
+ * Returns why not, or NULL. */
+const char *hs_json_canonical_invalid(json_t *j);
 /* json helpers: NULL/absent is not an error; a value of another type is. */
 bool hs_json_opt_string(json_t *obj, const char *key, const char **out);
 bool hs_json_opt_bool(json_t *obj, const char *key, bool *out);

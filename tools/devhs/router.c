@@ -147,7 +147,7 @@ static bool parse_body(struct hs_req *r)
         return true;
     }
     json_error_t err;
-    json_t *j = json_loadb(r->body->str, r->body->len, 0, &err);
+    json_t *j = hs_json_parse(r->body->str, r->body->len, &err);
     if (!j) {
         hs_error(r, 400, "M_NOT_JSON", "Content not JSON: %s", err.text);
         return false;

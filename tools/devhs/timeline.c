@@ -33,7 +33,7 @@ static bool room_filter_param(struct hs_req *r, struct hs_event_filter *f, bool 
     if (!s || !*s)
         return true;
     json_error_t err;
-    json_t *def = json_loads(s, 0, &err);
+    json_t *def = hs_json_parse(s, strlen(s), &err);
     if (!def) {
         hs_error(r, 400, "M_NOT_JSON", "Invalid filter JSON: %s", err.text);
         return false;

@@ -5,6 +5,7 @@
  */
 #include "tools/devhs/hs.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,6 +166,69 @@ bool hs_valid_localpart(const char *s, const char **why)
         }
     }
     return true;
+}
+
+json_t *hs_json_parse(const char *buf, size_t len, json_error_t *err)
+{
+    unsigned depth = 0;
+    bool in_string = false, escaped = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = buf[i];
+        if (in_string) {
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > HS_MAX_DEPTH) {
+                memset(err, 0, sizeof(*err));
+                snprintf(err->text, sizeof(err->text), "nested deeper than %d levels",
+                         HS_MAX_DEPTH);
+                return NULL;
+            }
+        } else if ((c == ']' || c == '}') && depth) {
+            depth--;
+        }
+    }
+    return json_loadb(buf, len, 0, err);
+}
+
+const char *hs_json_canonical_invalid(json_t *j)
+{
+    const json_int_t max = ((json_int_t)1 << 53) - 1;
+    size_t i;
+    const char *k;
+    json_t *v;
+    switch (json_typeof(j)) {
+    case JSON_REAL:
+        return "Bad JSON value: float";
+    case JSON_INTEGER:
+        if (json_integer_value(j) > max || json_integer_value(j) < -max)
+            return "JSON integer out of range";
+        return NULL;
+    case JSON_OBJECT:
+        json_object_foreach(j, k, v)
+        {
+            const char *why = hs_json_canonical_invalid(v);
+            if (why)
+                return why;
+        }
+        return NULL;
+    case JSON_ARRAY:
+        json_array_foreach(j, i, v)
+        {
+            const char *why = hs_json_canonical_invalid(v);
+            if (why)
+                return why;
+        }
+        return NULL;
+    default:
+        return NULL;
+    }
 }
 
 bool hs_json_opt_string(json_t *obj, const char *key, const char **out)

@@ -230,7 +230,7 @@ static bool parse_strv(struct config_ctx *ctx, const struct config_field *f, con
     }
     bool ok = true;
     for (size_t i = 0; i < v->n; i++) {
-        char ename[NAME_MAX_LEN];
+        char ename[NAME_MAX_LEN + 24]; /* the name and "[index]" */
         snprintf(ename, sizeof(ename), "%s[%zu]", name, i);
         list[i] = parse_string(ctx, f, ename, v->items[i]->line, v->items[i]);
         if (!list[i])
@@ -304,7 +304,7 @@ static bool parse_list(struct config_ctx *ctx, const struct config_field *f, con
     for (size_t i = 0; i < v->n; i++) {
         const struct config_node *e = v->items[i];
         void *obj = elems + i * f->sub->size;
-        char ename[NAME_MAX_LEN];
+        char ename[NAME_MAX_LEN + 24]; /* the name and "[index]" */
         snprintf(ename, sizeof(ename), "%s[%zu]", name, i);
         if (e->kind != CONFIG_NODE_MAP) {
             config_error(ctx, e->line, "%s: expected a mapping, got %s", ename,

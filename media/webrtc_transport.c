@@ -146,6 +146,7 @@ struct webrtc_transport {
         guint state;
         GQueue pending; /* struct ice_candidate *, until their generation's credentials */
         GSource *connect_timer;
+        GQueue held; /* GBytes: DTLS datagrams sent before ICE had a pair */
     } w;
 };
 
@@ -364,10 +365,30 @@ static void w_arm_connect_timer(struct webrtc_transport *t)
 
 /* DTLS handlers (worker). */
 
+/* As DTLS server we may answer a ClientHello before our own side of ICE has selected a pair (the
+ * controlling peer's checks completed first): nice_agent_send() cannot send yet. Rather than
+ * leave the flight to the peer's retransmission timer (up to a second of set-up time), hold those
+ * few datagrams and send them the moment ICE connects. */
+#define DTLS_HELD_MAX 8
+
 static void dtls_send(const uint8_t *pkt, size_t len, void *arg)
 {
     struct webrtc_transport *t = arg;
-    (void)nice_agent_send(t->agent, t->stream_id, COMPONENT, (guint)len, (const gchar *)pkt);
+    gint n = nice_agent_send(t->agent, t->stream_id, COMPONENT, (guint)len, (const gchar *)pkt);
+    if (n == (gint)len || t->w.ice_up || g_queue_get_length(&t->w.held) >= DTLS_HELD_MAX)
+        return;
+    g_queue_push_tail(&t->w.held, g_bytes_new(pkt, len));
+}
+
+static void w_send_held(struct webrtc_transport *t)
+{
+    GBytes *b;
+    while ((b = g_queue_pop_head(&t->w.held))) {
+        gsize len;
+        const gchar *data = g_bytes_get_data(b, &len);
+        (void)nice_agent_send(t->agent, t->stream_id, COMPONENT, (guint)len, data);
+        g_bytes_unref(b);
+    }
 }
 
 static void dtls_established(const struct dtls_srtp_keys *keys, void *arg)
@@ -540,6 +561,7 @@ static void w_state(struct webrtc_transport *t, guint state)
             if (t->w.dtls)
                 dtls_conn_start(t->w.dtls);
         }
+        w_send_held(t);
         if (t->w.restarting) {
             t->w.restarting = false;
             g_mutex_lock(&t->info_lock);
@@ -827,6 +849,7 @@ static void w_teardown(struct webrtc_transport *t)
         nice_agent_remove_stream(t->agent, t->stream_id);
     }
     t->w.dtls = mem_deref(t->w.dtls); /* its timers live on this context */
+    g_queue_clear_full(&t->w.held, (GDestroyNotify)g_bytes_unref);
     while ((c = g_queue_pop_head(&t->w.pending)))
         g_free(c);
 }
@@ -990,6 +1013,7 @@ int webrtc_transport_alloc(struct webrtc_transport **tp, const struct webrtc_tra
     t->media.send = media_send;
     t->w.state = NICE_COMPONENT_STATE_DISCONNECTED;
     g_queue_init(&t->w.pending);
+    g_queue_init(&t->w.held);
     if (!t->log_ctx || new_local_creds(t)) {
         mem_deref(t);
         return ENOMEM;

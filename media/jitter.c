@@ -34,7 +34,6 @@
 #define SHRINK_INTERVAL_US 500000    /* at most one dropped frame per interval */
 #define GROW_INTERVAL_US   100000    /* at most one inserted frame per interval */
 #define MAX_DURATION_MS    120       /* the longest packet (Opus allows 120 ms) */
-#define RESTART_BACK_MS    1000      /* a timestamp this far behind playout: a new sender */
 #define DTX_RUN_PACKETS    3         /* talk spurts shorter than this are comfort noise */
 
 enum jb_mode {
@@ -314,7 +313,9 @@ int jitter_put(struct jitter *jb, uint64_t seq, uint32_t ts, const uint8_t *payl
             /* behind playout: late, unless its timestamp says it is a new sender */
             restart = d < -4 * (int64_t)jb->cap || ets > jb->play_ts + jb->frame;
         else if (d >= 0 && jb->mode != MODE_EMPTY)
-            restart = ets < jb->play_ts - ms_to_samples(jb, RESTART_BACK_MS);
+            /* newer packets never start behind playout by more than concealment can have
+             * overshot: their sender restarted its timestamps */
+            restart = ets < jb->play_ts - (jb->max_conceal + jb->max_dur + jb->frame);
         if (restart) {
             reset_playout(jb);
             jb->st.resets++;

@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "media/audio_stream.h"
+#include "media/opus_codec.h"
 #include "rtp/rtcp.h"
 #include "rtp/rtp.h"
 #include "signal.h"
@@ -47,6 +48,8 @@ struct link {
     unsigned dtmf, dtmf_markers;
     uint8_t last_level;
     bool saw_level;
+    uint16_t last_seq;
+    uint32_t last_ts;
 };
 
 struct end {
@@ -147,6 +150,8 @@ static int fake_send(struct media_transport *t, uint8_t *pkt, size_t len, size_t
     } else {
         l->rtp++;
         l->markers += h.marker;
+        l->last_seq = h.seq;
+        l->last_ts = h.ts;
         const uint8_t *ext;
         size_t ext_len;
         bool voice;
@@ -290,12 +295,12 @@ static void pair_run(struct pair *p, unsigned n, bool a_talks)
     }
 }
 
-/* Correlation of what B played against what A sent, over [from, to) frames, in 500 ms windows
- * each at its own best lag (the jitter buffer moves the lag when it adapts). Returns the mean
- * and the worst window. */
+/* Correlation of what B played against what A sent, over [from, to) frames, in 200 ms windows
+ * each at its own best lag (the jitter buffer moves the lag when it adapts, and a window across
+ * such a step scores low). Returns the mean and the worst window. */
 static void quality(const struct pair *p, size_t from, size_t to, double *mean, double *worst)
 {
-    const size_t win = 25 * FRAME, max_lag = 9600; /* 200 ms */
+    const size_t win = 10 * FRAME, max_lag = 9600; /* 200 ms */
     double sum = 0, low = 2;
     unsigned nwin = 0;
     for (size_t s = from * FRAME; s + win + max_lag <= to * FRAME; s += win) {
@@ -523,10 +528,17 @@ static void test_hold(void **state)
     audio_stream_get_stats(p.b, &sb);
     assert_true(sb.frames_concealed <= 3); /* a short fade at most, not 2 s of concealment */
 
-    /* resume: the first packet carries the marker, B plays again */
+    /* resume: the first packet carries the marker, the timestamps kept running while the
+     * sequence numbers did not, and B plays again */
     audio_stream_set_direction(p.a, true, true);
     unsigned markers = p.ab.markers;
-    pair_run(&p, 100, true);
+    uint16_t seq0 = p.ab.last_seq;
+    uint32_t ts0 = p.ab.last_ts;
+    pair_run(&p, 1, true);
+    assert_int_equal(p.ab.markers, markers + 1);
+    assert_int_equal(p.ab.last_seq, (uint16_t)(seq0 + 1));
+    assert_int_equal(p.ab.last_ts, ts0 + 101 * FRAME);
+    pair_run(&p, 99, true);
     assert_int_equal(p.ab.markers, markers + 1);
     for (unsigned f = 215; f < 300; f++)
         assert_int_not_equal(p.kind_log[f], AUDIO_FRAME_SILENT);
@@ -547,12 +559,14 @@ static void test_hold(void **state)
 }
 
 struct log_capture {
-    unsigned ssrc_lines, warn_lines;
+    unsigned ssrc_lines, warn_lines, bye_lines;
 };
 
 static void capture(enum log_level level, const char *line, void *arg)
 {
     struct log_capture *c = arg;
+    if (strstr(line, "said BYE"))
+        c->bye_lines++;
     if (strstr(line, "SSRC changed"))
         c->ssrc_lines++;
     if (level == LOG_LVL_WARN)
@@ -583,6 +597,35 @@ static void test_ssrc_change(void **state)
     double mean, worst;
     quality(&p, 175, 300, &mean, &worst);
     assert_true(mean > 0.9);
+    pair_free(&p);
+}
+
+/* After the source's BYE, the next one takes over on its first packet. */
+static void test_bye(void **state)
+{
+    struct log_capture cap = {0};
+    log_set_sink(capture, &cap);
+    log_set_level(LOG_LVL_INFO);
+    struct pair p;
+    pair_init(&p, 200, NULL, NULL);
+    pair_run(&p, 100, true);
+    uint8_t buf[64];
+    size_t len = 0;
+    assert_int_equal(rtcp_bye_encode(buf, sizeof(buf), &len, 0xa0a0a0a0), 0);
+    p.eb.mt.recvh(buf, len, true, p.eb.mt.recv_arg);
+    p.ab.rewrite_ssrc = 0x0badcafe;
+    pair_run(&p, 2, true);
+    pump_until(&p.net, p.net.now + 30000);
+    log_set_level(LOG_LVL_WARN);
+    log_set_sink(NULL, NULL);
+
+    struct audio_stream_stats st;
+    audio_stream_get_stats(p.b, &st);
+    assert_int_equal(st.remote_ssrc, 0x0badcafe);
+    assert_int_equal(st.ssrc_changes, 1);
+    assert_int_equal(st.packets_received, p.ab.rtp); /* the new source's first one counts */
+    assert_int_equal(cap.ssrc_lines, 1);
+    assert_int_equal(cap.bye_lines, 1);
     pair_free(&p);
 }
 
@@ -652,6 +695,60 @@ static void test_garbage_and_unknown_pt(void **state)
     pair_free(&p);
 }
 
+/* The peer packs 10, 40 or 60 ms per packet: B still plays 20 ms frames, seamlessly. */
+static void run_packet_size(unsigned samples)
+{
+    struct pair p;
+    pair_init(&p, 150, NULL, NULL);
+    audio_stream_set_direction(p.a, false, true); /* only the packets made here reach B */
+    struct opus_codec_enc *enc = NULL;
+    assert_int_equal(opus_codec_enc_alloc(&enc, NULL), 0);
+    int16_t pcm[2880];
+    uint8_t buf[1500];
+    for (unsigned k = 0; (k + 1) * samples <= 150 * FRAME; k++) {
+        signal_speechlike(pcm, samples, (uint64_t)k * samples);
+        struct rtp_hdr h = {.pt = OPUS_PT,
+                            .seq = (uint16_t)(60000 + k),
+                            .ts = 123456 + k * samples,
+                            .ssrc = 0x5a5a5a5a,
+                            .marker = !k};
+        size_t olen = 0, len = 0;
+        assert_int_equal(opus_codec_encode(enc, pcm, samples, buf + RTP_HDR_SIZE,
+                                           sizeof(buf) - RTP_HDR_SIZE, &olen, NULL),
+                         0);
+        assert_int_equal(rtp_encode(buf, sizeof(buf), &h, buf + RTP_HDR_SIZE, olen, &len), 0);
+        /* sent when its last sample exists, 20 ms on the way */
+        uint64_t at = 1000000 + (uint64_t)(k + 1) * samples * 1000000 / 48000 + 20000;
+        enqueue(&p.net, &p.eb, buf, len, false, at);
+    }
+    mem_deref(enc);
+    pair_run(&p, 150, true);
+
+    struct audio_stream_stats st;
+    audio_stream_get_stats(p.b, &st);
+    assert_int_equal(st.remote_ssrc, 0x5a5a5a5a);
+    assert_int_equal(st.frames_concealed, 0);
+    assert_int_equal(st.packets_lost, 0);
+    unsigned start = 0;
+    while (start < 150 && p.kind_log[start] == AUDIO_FRAME_SILENT)
+        start++;
+    assert_true(start < 15);
+    for (unsigned f = start; f < 140; f++)
+        assert_int_equal(p.kind_log[f], AUDIO_FRAME_DECODED);
+    double mean, worst;
+    quality(&p, start, 140, &mean, &worst);
+    print_message("%u ms packets: correlation mean %.3f worst %.3f\n", samples / 48, mean, worst);
+    assert_true(mean > 0.9);
+    pair_free(&p);
+}
+
+static void test_packet_sizes(void **state)
+{
+    run_packet_size(480);
+    run_packet_size(1920);
+    run_packet_size(2880);
+}
+
 static void test_alloc_checks(void **state)
 {
     struct pair p;
@@ -695,7 +792,8 @@ int main(void)
         cmocka_unit_test(test_clean_path),   cmocka_unit_test(test_loss_fec),
         cmocka_unit_test(test_rtcp_rtt),     cmocka_unit_test(test_rtcp_sr_before_rtp),
         cmocka_unit_test(test_dtmf),         cmocka_unit_test(test_hold),
-        cmocka_unit_test(test_ssrc_change),  cmocka_unit_test(test_garbage_and_unknown_pt),
+        cmocka_unit_test(test_ssrc_change),  cmocka_unit_test(test_bye),
+        cmocka_unit_test(test_packet_sizes), cmocka_unit_test(test_garbage_and_unknown_pt),
         cmocka_unit_test(test_alloc_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -534,6 +534,27 @@ static void test_sender_restart(void **state)
     sim_free(&s);
 }
 
+/* Sequence numbers carry on but the timestamps step back (a media switch behind a gateway that
+ * keeps the SSRC): a restart, not a flood of late packets that would push the target up. */
+static void test_timestamp_step_back(void **state)
+{
+    struct sim s;
+    sim_init(&s, NULL);
+    send_steady(&s, 0, 100, 480000, 150, 20000);
+    send_steady(&s, 3000000, 250, 480000 + 150 * FRAME - 24000, 150, 20000);
+    sim_sort(&s);
+    sim_run(&s, 7 * 1000000);
+
+    struct jitter_stats st;
+    jitter_get_stats(s.jb, &st);
+    assert_int_equal(st.resets, 1);
+    assert_int_equal(st.late, 0);
+    assert_true(s.max_target_ms <= 60);
+    assert_true(was_played(&s, 250));
+    assert_true(was_played(&s, 399));
+    sim_free(&s);
+}
+
 static void test_reset_keeps_estimate(void **state)
 {
     struct sim s;
@@ -655,6 +676,7 @@ int main(void)
         cmocka_unit_test(test_dtx_keepalive),
         cmocka_unit_test(test_wraparound),
         cmocka_unit_test(test_sender_restart),
+        cmocka_unit_test(test_timestamp_step_back),
         cmocka_unit_test(test_reset_keeps_estimate),
         cmocka_unit_test(test_drift_fast_sender),
         cmocka_unit_test(test_drift_slow_sender),

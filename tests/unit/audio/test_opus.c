@@ -21,7 +21,7 @@
 #define NFRAMES 100 /* 2 s */
 #define TOTAL   (FRAME * NFRAMES)
 
-static int16_t *make_tone(size_t n)
+static int16_t *make_speech(size_t n)
 {
     int16_t *pcm = calloc(n, sizeof(*pcm));
     assert_non_null(pcm);
@@ -52,9 +52,9 @@ static void encode_all(const struct opus_codec_enc_cfg *cfg, const int16_t *pcm,
     mem_deref(e);
 }
 
-static void test_tone_roundtrip(void **state)
+static void test_speech_roundtrip(void **state)
 {
-    int16_t *in = make_tone(TOTAL);
+    int16_t *in = make_speech(TOTAL);
     int16_t *out = calloc(TOTAL, sizeof(*out));
     struct coded *c = calloc(1, sizeof(*c));
     encode_all(NULL, in, c);
@@ -84,9 +84,37 @@ static void test_tone_roundtrip(void **state)
     free(out);
 }
 
+/* A pure 1 kHz tone: periodic, so only its phase within one period (48 samples) is searched. */
+static void test_sine_roundtrip(void **state)
+{
+    int16_t *in = calloc(TOTAL, sizeof(*in));
+    int16_t *out = calloc(TOTAL, sizeof(*out));
+    struct coded *c = calloc(1, sizeof(*c));
+    assert_non_null(in);
+    for (size_t i = 0; i < TOTAL; i++)
+        in[i] = (int16_t)(8000 * sin(2 * M_PI * 1000 * (double)i / 48000.0));
+    encode_all(NULL, in, c);
+    struct opus_codec_dec *d = NULL;
+    assert_int_equal(opus_codec_dec_alloc(&d), 0);
+    for (size_t f = 0; f < NFRAMES; f++) {
+        size_t n = 0;
+        assert_int_equal(opus_codec_decode(d, c->pkt[f], c->len[f], out + f * FRAME, FRAME, &n), 0);
+    }
+    double corr = 0;
+    size_t lag = signal_best_lag(in, out, FRAME * 10, FRAME * 90, 48, &corr);
+    double snr = signal_snr_db(in, out, FRAME * 10, FRAME * 90, lag);
+    print_message("1 kHz sine: correlation %.4f, snr %.1f dB\n", corr, snr);
+    assert_true(corr > 0.98);
+    assert_true(snr > 15);
+    mem_deref(d);
+    free(c);
+    free(in);
+    free(out);
+}
+
 static void test_bitrate_and_settings(void **state)
 {
-    int16_t *in = make_tone(TOTAL);
+    int16_t *in = make_speech(TOTAL);
     struct opus_codec_enc *e = NULL;
     struct opus_codec_enc_cfg cfg = {.bitrate = 12000, .complexity = 10};
     assert_int_equal(opus_codec_enc_alloc(&e, &cfg), 0);
@@ -150,7 +178,7 @@ static void test_dtx(void **state)
 /* Every 10th frame lost: concealment keeps the tone going, FEC rebuilds it closely. */
 static void test_plc_and_fec(void **state)
 {
-    int16_t *in = make_tone(TOTAL);
+    int16_t *in = make_speech(TOTAL);
     int16_t *plc = calloc(TOTAL, sizeof(*plc));
     int16_t *fec = calloc(TOTAL, sizeof(*fec));
     int16_t *ref = calloc(TOTAL, sizeof(*ref));
@@ -292,11 +320,9 @@ static void test_garbage(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tone_roundtrip),
-        cmocka_unit_test(test_bitrate_and_settings),
-        cmocka_unit_test(test_dtx),
-        cmocka_unit_test(test_plc_and_fec),
-        cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_speech_roundtrip),     cmocka_unit_test(test_sine_roundtrip),
+        cmocka_unit_test(test_bitrate_and_settings), cmocka_unit_test(test_dtx),
+        cmocka_unit_test(test_plc_and_fec),          cmocka_unit_test(test_garbage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

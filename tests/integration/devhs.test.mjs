@@ -815,6 +815,28 @@ describe('devhs state file', () => {
     }
   });
 
+  it('restarts on the same port while a client is long-polling', async () => {
+    const hs = await startDevhs({ stateFile: path.join(dir, 'restart.json') });
+    try {
+      const alice = await hs.register('restarter');
+      const roomId = await alice.createRoom({});
+      alice.since = (await alice.sync()).next_batch;
+      const waiting = (await hs.status()).waiting_syncs;
+      const parked = alice.sync({ since: alice.since, timeout: 20000 });
+      await waitFor(async () => (await hs.status()).waiting_syncs > waiting, 5000);
+      const url = hs.url;
+      await hs.restart();
+      assert.equal(hs.url, url);
+      const released = await parked; // shutdown answers parked long-polls instead of hanging
+      assert.deepEqual(released.rooms.join, {});
+      const e = await alice.sendText(roomId, 'same url, same token');
+      const batch = await alice.sync({ since: released.next_batch, timeout: 5000 });
+      assert.deepEqual(timelineOf(batch, roomId).map((x) => x.event_id), [e]);
+    } finally {
+      await hs.stop();
+    }
+  });
+
   it('refuses a state file it did not write', async () => {
     const bad = path.join(dir, 'bad.json');
     (await import('node:fs')).writeFileSync(bad, '{"hello": 1}');

@@ -5,11 +5,26 @@ import { startProcess } from './process.mjs';
 import { MatrixClient } from './matrix.mjs';
 
 export class Devhs {
-  constructor(proc, url, serverName, stateFile) {
+  constructor(proc, url, serverName, stateFile, options) {
     this.proc = proc;
     this.url = url;
     this.serverName = serverName;
     this.stateFile = stateFile;
+    this.options = options;
+  }
+
+  get port() {
+    return Number(new URL(this.url).port);
+  }
+
+  // Stops (SIGTERM: the state is saved) and starts again on the same port with the same
+  // options, so clients keep their base URL and tokens. Needs a stateFile to keep anything.
+  async restart() {
+    const st = await this.stop();
+    if (st.code !== 0) throw new Error(`devhs exited with ${JSON.stringify(st)} on restart`);
+    const next = await startDevhs({ ...this.options, port: this.port });
+    this.proc = next.proc;
+    return this;
   }
 
   async admin(method, path, body) {
@@ -59,10 +74,13 @@ export class Devhs {
   }
 }
 
-// Starts devhs; resolves once it listens. opts: { stateFile, serverName, args: [...] }.
-export async function startDevhs({ stateFile, serverName = 'localhost', args = [], env,
-                                   logLevel = process.env.SB_TEST_VERBOSE ? 'debug' : 'info' } = {}) {
-  const argv = ['--listen', '127.0.0.1:0', '--server-name', serverName, '--log-level', logLevel];
+// Starts devhs; resolves once it listens. opts: { stateFile, serverName, args: [...], port }
+// (port 0 or absent: devhs picks a free one).
+export async function startDevhs(options = {}) {
+  const { stateFile, serverName = 'localhost', args = [], env, port = 0,
+          logLevel = process.env.SB_TEST_VERBOSE ? 'debug' : 'info' } = options;
+  const argv = ['--listen', `127.0.0.1:${port}`, '--server-name', serverName,
+                '--log-level', logLevel];
   if (stateFile) argv.push('--state-file', stateFile);
   argv.push(...args);
   const proc = await startProcess(binPath('tools/devhs/devhs'), argv, {
@@ -70,5 +88,5 @@ export async function startDevhs({ stateFile, serverName = 'localhost', args = [
     env,
     readyLine: /^devhs listening on (http:\/\/\S+)$/,
   });
-  return new Devhs(proc, proc.ready[1], serverName, stateFile);
+  return new Devhs(proc, proc.ready[1], serverName, stateFile, options);
 }

@@ -86,8 +86,9 @@ struct audio_stream_stats {
 typedef void(audio_dtmf_h)(char digit, uint16_t duration_ms, void *arg);
 
 /* Installs the stream as t's receiver. t is not owned: it must stop delivering (be closed)
- * before the last reference to the stream is dropped. EINVAL for a missing transport, a
- * payload type above 127, or a dtmf_pt equal to opus_pt. */
+ * before the last reference to the stream is dropped, and still exist then (the stream unhooks
+ * itself from it). EINVAL for a missing transport, a payload type above 127, or a dtmf_pt equal
+ * to opus_pt. */
 int audio_stream_alloc(struct audio_stream **asp, struct media_transport *t,
                        const struct audio_stream_cfg *cfg);
 

@@ -53,11 +53,12 @@ static const char *const failure_names[] = {
     [MEDIA_FAIL_DTLS] = "dtls",
     [MEDIA_FAIL_FINGERPRINT] = "fingerprint",
     [MEDIA_FAIL_CONSENT] = "consent",
+    [MEDIA_FAIL_CLOSED] = "closed",
 };
 
 const char *media_failure_name(enum media_failure f)
 {
-    return (unsigned)f < 4 ? failure_names[f] : "?";
+    return (unsigned)f < sizeof(failure_names) / sizeof(failure_names[0]) ? failure_names[f] : "?";
 }
 
 static void random_token(char *buf, size_t len)
@@ -111,6 +112,7 @@ static void on_failed(enum webrtc_failure why, const char *detail, void *arg)
     enum media_failure f = why == WEBRTC_FAIL_DTLS          ? MEDIA_FAIL_DTLS
                            : why == WEBRTC_FAIL_FINGERPRINT ? MEDIA_FAIL_FINGERPRINT
                            : why == WEBRTC_FAIL_CONSENT     ? MEDIA_FAIL_CONSENT
+                           : why == WEBRTC_FAIL_CLOSED      ? MEDIA_FAIL_CLOSED
                                                             : MEDIA_FAIL_ICE;
     if (s->h->failed)
         s->h->failed(f, detail, s->arg);

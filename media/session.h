@@ -28,6 +28,7 @@ enum media_failure {
     MEDIA_FAIL_DTLS,        /* the DTLS handshake failed */
     MEDIA_FAIL_FINGERPRINT, /* the peer's certificate does not match its SDP */
     MEDIA_FAIL_CONSENT,     /* connected, then the peer stopped answering consent checks */
+    MEDIA_FAIL_CLOSED,      /* the peer closed its end (DTLS close_notify): it is hanging up */
 };
 
 const char *media_failure_name(enum media_failure f);

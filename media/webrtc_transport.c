@@ -290,6 +290,8 @@ static const char *failure_name(enum webrtc_failure why)
         return "fingerprint";
     case WEBRTC_FAIL_CONSENT:
         return "consent";
+    case WEBRTC_FAIL_CLOSED:
+        return "closed";
     }
     return "?";
 }
@@ -421,8 +423,10 @@ static void dtls_established(const struct dtls_srtp_keys *keys, void *arg)
 static void dtls_closed(int err, const char *reason, void *arg)
 {
     struct webrtc_transport *t = arg;
-    w_fail_lvl(t, err == EKEYREJECTED ? WEBRTC_FAIL_FINGERPRINT : WEBRTC_FAIL_DTLS, reason,
-               err == ECONNRESET ? LOG_LVL_INFO : LOG_LVL_WARN);
+    enum webrtc_failure why = err == EKEYREJECTED ? WEBRTC_FAIL_FINGERPRINT
+                              : err == ECONNRESET ? WEBRTC_FAIL_CLOSED
+                                                  : WEBRTC_FAIL_DTLS;
+    w_fail_lvl(t, why, reason, err == ECONNRESET ? LOG_LVL_INFO : LOG_LVL_WARN);
 }
 
 static const struct dtls_conn_handlers dtls_handlers = {

@@ -29,6 +29,7 @@ enum webrtc_failure {
     WEBRTC_FAIL_DTLS,        /* handshake failed or timed out */
     WEBRTC_FAIL_FINGERPRINT, /* the peer's certificate does not match its SDP fingerprint */
     WEBRTC_FAIL_CONSENT,     /* was connected, then consent expired (RFC 7675): peer gone */
+    WEBRTC_FAIL_CLOSED,      /* the peer closed DTLS (close_notify): it is hanging up */
 };
 
 struct webrtc_transport_handlers {

@@ -22,6 +22,8 @@
 /* Local candidates found after our SDP left are sent in batches this far apart. */
 #define CANDIDATE_BATCH_MS 50
 #define MEDIA_WATCH_MS     1000
+/* How long a peer that closed DTLS has to send its m.call.hangup. */
+#define CLOSED_GRACE_MS 5000
 
 struct call {
     const struct call_env *env;
@@ -54,6 +56,7 @@ struct call {
 
     guint invite_timer;
     guint media_timer;
+    guint closed_timer;
 
     int64_t t_start_us, t_sdp_us, t_exchanged_us;
 };
@@ -81,6 +84,7 @@ static void call_destroy(void *data)
     remove_source(&c->sdp_wait_timer);
     remove_source(&c->invite_timer);
     remove_source(&c->media_timer);
+    remove_source(&c->closed_timer);
     if (c->media) {
         media_session_close(c->media);
         c->media = mem_deref(c->media);
@@ -114,6 +118,7 @@ static void finish(struct call *c, enum call_hangup_reason reason, bool by_remot
     remove_source(&c->sdp_wait_timer);
     remove_source(&c->invite_timer);
     remove_source(&c->media_timer);
+    remove_source(&c->closed_timer);
     if (c->media)
         media_session_close(c->media);
     logc_info(c->log_ctx, "call ended by %s (%s)", by_remote ? "peer" : "us",

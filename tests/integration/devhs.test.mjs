@@ -653,6 +653,51 @@ describe('devhs', () => {
     });
   });
 
+  describe('end-to-end encryption keys', () => {
+    it('stores and hands out device, one-time and fallback keys', async () => {
+      const alice = await hs.register('keysa');
+      const bob = await hs.register('keysb');
+      const room = await alice.createRoom({ invite: [bob.userId] });
+      await bob.join(room);
+      alice.since = (await alice.sync()).next_batch;
+      const deviceKeys = {
+        user_id: bob.userId, device_id: bob.deviceId,
+        algorithms: ['m.olm.v1.curve25519-aes-sha2', 'm.megolm.v1.aes-sha2'],
+        keys: { [`curve25519:${bob.deviceId}`]: 'c-key', [`ed25519:${bob.deviceId}`]: 'e-key' },
+        signatures: { [bob.userId]: { [`ed25519:${bob.deviceId}`]: 'sig' } },
+      };
+      const up = await bob.request('POST', '/keys/upload', { body: {
+        device_keys: deviceKeys,
+        one_time_keys: { 'signed_curve25519:AAAAAQ': { key: 'otk1' },
+                         'signed_curve25519:AAAAAg': { key: 'otk2' } },
+        fallback_keys: { 'signed_curve25519:AAAAAw': { key: 'fb', fallback: true } },
+      } });
+      assert.equal(up.one_time_key_counts.signed_curve25519, 2);
+      await rejects(bob.request('POST', '/keys/upload', { body: {
+        device_keys: { ...deviceKeys, device_id: 'OTHER' } } }), 400, 'M_INVALID_PARAM');
+      // alice is told bob's devices changed, then queries and claims
+      const changed = await alice.syncUntil((b) => b.device_lists.changed.includes(bob.userId));
+      assert.ok(changed);
+      const q = await alice.request('POST', '/keys/query',
+                                    { body: { device_keys: { [bob.userId]: [] } } });
+      assert.deepEqual(q.device_keys[bob.userId][bob.deviceId].keys, deviceKeys.keys);
+      const claim = async () => (await alice.request('POST', '/keys/claim', { body: {
+        one_time_keys: { [bob.userId]: { [bob.deviceId]: 'signed_curve25519' } } } }))
+        .one_time_keys[bob.userId][bob.deviceId];
+      const k1 = await claim();
+      const k2 = await claim();
+      const k3 = await claim(); // one-time keys used up: the fallback key
+      assert.deepEqual([k1, k2, k3].map((k) => Object.values(k)[0].key).sort(),
+                       ['fb', 'otk1', 'otk2']);
+      const bobSync = await bob.sync();
+      assert.equal(bobSync.device_one_time_keys_count.signed_curve25519, 0);
+      assert.deepEqual(bobSync.device_unused_fallback_key_types, []);
+      const ch = await alice.request('GET', '/keys/changes', { query: { from: 's0' } });
+      assert.ok(ch.changed.includes(bob.userId));
+      await rejects(alice.request('GET', '/room_keys/version'), 404, 'M_NOT_FOUND');
+    });
+  });
+
   describe('HTTP-level errors', () => {
     let alice;
     before(async () => {

@@ -30,6 +30,9 @@ static void device_free(gpointer p)
     struct hs_device *d = p;
     g_free(d->device_id);
     g_free(d->display_name);
+    json_decref(d->keys);
+    json_decref(d->otks);
+    json_decref(d->fallback);
     g_free(d);
 }
 
@@ -63,6 +66,7 @@ void hs_user_free(void *p)
     g_free(u->presence);
     g_free(u->status_msg);
     g_hash_table_destroy(u->forgotten);
+    json_decref(u->cross_signing);
     g_free(u);
 }
 
@@ -131,6 +135,8 @@ struct hs_session *hs_session_create(struct hs *hs, struct hs_user *u, const cha
     s->device_id =
         device_id ? g_strdup(device_id) : hs_random_string(10, "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
     s->txns = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    if (!g_hash_table_contains(u->devices, s->device_id))
+        u->keys_pos = hs_next_pos(hs);
     device_ensure(u, s->device_id, display_name);
     g_hash_table_insert(hs->sessions, s->token, s);
     return s;
@@ -395,7 +401,7 @@ static void drop_sessions(struct hs *hs, struct hs_user *u, const char *device_i
             (!device_id || strcmp(s->device_id, device_id) == 0))
             g_hash_table_iter_remove(&it);
     }
-    g_cond_broadcast(&hs->cond); /* a /sync parked on a dropped token answers 401 at once */
+    u->keys_pos = hs_next_pos(hs); /* the device list changed; also releases parked syncs */
     if (device_id) {
         g_hash_table_remove(u->devices, device_id);
         g_hash_table_remove(u->to_device, device_id);

@@ -86,6 +86,11 @@ struct hs_device {
     char *device_id;
     char *display_name;
     int64_t last_seen_ts;
+    /* end-to-end encryption keys (keys.c), all NULL until uploaded */
+    json_t *keys;     /* signed device keys */
+    json_t *otks;     /* one-time keys: "alg:id" -> key */
+    json_t *fallback; /* fallback keys: "alg:id" -> key */
+    bool fallback_used;
 };
 
 struct hs_to_device {
@@ -111,6 +116,8 @@ struct hs_user {
     int64_t last_active_ts;
     uint64_t presence_pos;
     GHashTable *forgotten; /* room_id -> position of the membership event forgotten (boxed) */
+    json_t *cross_signing; /* {master_key, self_signing_key, user_signing_key}, or NULL */
+    uint64_t keys_pos;     /* last change of this user's devices or keys */
     /* Rate limit for sends and state puts (0 per_second: none). */
     double rl_per_second, rl_burst, rl_tokens;
     gint64 rl_last_us;
@@ -316,6 +323,17 @@ void hs_account_data_set(struct hs *hs, GHashTable *data, const char *type, json
 /* The user's account data table for room_id (created when asked). */
 GHashTable *hs_room_account_data(struct hs_user *u, const char *room_id, bool create);
 
+/* ---- keys.c ------------------------------------------------------------------------------ */
+
+/* The device-list part of a sync: users sharing a room with user_id whose devices changed, or who
+ * started / stopped sharing one, after since. */
+void hs_keys_device_lists(struct hs *hs, const char *user_id, uint64_t since, json_t *changed,
+                          json_t *left);
+/* {algorithm: count} of the device's unclaimed one-time keys. */
+json_t *hs_keys_otk_counts(const struct hs_device *d);
+/* Algorithms of the device's unused fallback keys. */
+json_t *hs_keys_unused_fallback(const struct hs_device *d);
+
 /* ---- membership.c ------------------------------------------------------------------------ */
 
 /* Changes target's membership in room as sender; replies with an error and returns false when
@@ -395,6 +413,9 @@ hs_handler_h hs_h_account_data_put, hs_h_account_data_get, hs_h_room_account_dat
 /* info.c */
 hs_handler_h hs_h_versions, hs_h_well_known, hs_h_capabilities, hs_h_pushrules, hs_h_turn_server,
     hs_h_media_config, hs_h_thirdparty_protocols, hs_h_public_rooms;
+/* keys.c */
+hs_handler_h hs_h_keys_upload, hs_h_keys_query, hs_h_keys_claim, hs_h_keys_changes,
+    hs_h_keys_device_signing, hs_h_keys_signatures, hs_h_room_keys_version;
 /* admin.c */
 hs_handler_h hs_h_admin_rate_limit, hs_h_admin_fault, hs_h_admin_status, hs_h_admin_save;
 /* Decides whether a fault applies to this request (called before anything else). */

@@ -74,10 +74,16 @@ static json_t *save_user(const struct hs_user *u)
     g_hash_table_iter_init(&it, u->devices);
     while (g_hash_table_iter_next(&it, &k, &v)) {
         const struct hs_device *d = v;
-        json_t *dj = json_pack("{s:s, s:I}", "device_id", d->device_id, "last_seen_ts",
-                               (json_int_t)d->last_seen_ts);
+        json_t *dj = json_pack("{s:s, s:I, s:b}", "device_id", d->device_id, "last_seen_ts",
+                               (json_int_t)d->last_seen_ts, "fallback_used", d->fallback_used);
         if (d->display_name)
             json_object_set_new(dj, "display_name", json_string(d->display_name));
+        if (d->keys)
+            json_object_set(dj, "keys", d->keys);
+        if (d->otks)
+            json_object_set(dj, "one_time_keys", d->otks);
+        if (d->fallback)
+            json_object_set(dj, "fallback_keys", d->fallback);
         json_array_append_new(devices, dj);
     }
     json_object_set_new(j, "devices", devices);
@@ -102,6 +108,9 @@ static json_t *save_user(const struct hs_user *u)
     while (g_hash_table_iter_next(&it, &k, &v))
         json_object_set_new(forgotten, k, json_integer((json_int_t) * (uint64_t *)v));
     json_object_set_new(j, "forgotten", forgotten);
+    if (u->cross_signing)
+        json_object_set(j, "cross_signing", u->cross_signing);
+    json_object_set_new(j, "keys_pos", json_integer((json_int_t)u->keys_pos));
     return j;
 }
 
@@ -237,17 +246,19 @@ static int load_user(struct hs *hs, json_t *j, const char *path)
 {
     const char *user_id, *salt = NULL, *hash = NULL, *dn = NULL, *av = NULL, *presence = NULL,
                          *msg = NULL;
-    json_int_t last_active = 0, presence_pos = 0;
-    json_t *ad = NULL, *rad = NULL, *filters = NULL, *devices = NULL, *td = NULL, *forgotten = NULL;
+    json_int_t last_active = 0, presence_pos = 0, keys_pos = 0;
+    json_t *ad = NULL, *rad = NULL, *filters = NULL, *devices = NULL, *td = NULL, *forgotten = NULL,
+           *cross_signing = NULL;
     json_error_t e;
     if (json_unpack_ex(j, &e, 0,
                        "{s:s, s?s, s?s, s?s, s?s, s?s, s?s, s?I, s?I, s?o, s?o, s?o, s?o, s?o, "
-                       "s?o}",
+                       "s?o, s?o, s?I}",
                        "user_id", &user_id, "salt", &salt, "password_hash", &hash, "displayname",
                        &dn, "avatar_url", &av, "presence", &presence, "status_msg", &msg,
                        "last_active_ts", &last_active, "presence_pos", &presence_pos,
                        "account_data", &ad, "room_account_data", &rad, "filters", &filters,
-                       "devices", &devices, "to_device", &td, "forgotten", &forgotten))
+                       "devices", &devices, "to_device", &td, "forgotten", &forgotten,
+                       "cross_signing", &cross_signing, "keys_pos", &keys_pos))
         return bad(path, "bad user", &e);
     if (!hs_valid_user_id(user_id) || hs_user_get(hs, user_id) || (!salt != !hash))
         return bad(path, "bad or duplicate user", NULL);
@@ -264,6 +275,8 @@ static int load_user(struct hs *hs, json_t *j, const char *path)
     u->status_msg = g_strdup(msg);
     u->last_active_ts = last_active;
     u->presence_pos = (uint64_t)presence_pos;
+    u->keys_pos = (uint64_t)keys_pos;
+    u->cross_signing = json_is_object(cross_signing) ? json_incref(cross_signing) : NULL;
     if (u->presence_pos > hs->presence_pos)
         hs->presence_pos = u->presence_pos;
     if (ad && load_account_data(u->account_data, ad))
@@ -286,13 +299,23 @@ static int load_user(struct hs *hs, json_t *j, const char *path)
     {
         const char *device_id, *name = NULL;
         json_int_t seen = 0;
-        if (json_unpack(v, "{s:s, s?s, s?I}", "device_id", &device_id, "display_name", &name,
-                        "last_seen_ts", &seen))
+        int fallback_used = 0;
+        json_t *keys = NULL, *otks = NULL, *fallback = NULL;
+        if (json_unpack(v, "{s:s, s?s, s?I, s?b, s?o, s?o, s?o}", "device_id", &device_id,
+                        "display_name", &name, "last_seen_ts", &seen, "fallback_used",
+                        &fallback_used, "keys", &keys, "one_time_keys", &otks, "fallback_keys",
+                        &fallback) ||
+            (keys && !json_is_object(keys)) || (otks && !json_is_object(otks)) ||
+            (fallback && !json_is_object(fallback)))
             return bad(path, "bad device", NULL);
         struct hs_device *d = g_new0(struct hs_device, 1);
         d->device_id = g_strdup(device_id);
         d->display_name = g_strdup(name);
         d->last_seen_ts = seen;
+        d->keys = json_incref(keys);
+        d->otks = json_incref(otks);
+        d->fallback = json_incref(fallback);
+        d->fallback_used = fallback_used;
         g_hash_table_replace(u->devices, d->device_id, d);
     }
     json_object_foreach(td, k, v)

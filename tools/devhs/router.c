@@ -81,6 +81,14 @@ static const struct route routes[] = {
     {"POST", C "rooms/*/read_markers", hs_h_read_markers, R_AUTH | R_BODY},
     {"PUT", C "sendToDevice/*/*", hs_h_send_to_device, R_AUTH | R_BODY},
 
+    {"POST", C "keys/upload", hs_h_keys_upload, R_AUTH | R_BODY},
+    {"POST", C "keys/query", hs_h_keys_query, R_AUTH | R_BODY},
+    {"POST", C "keys/claim", hs_h_keys_claim, R_AUTH | R_BODY},
+    {"GET", C "keys/changes", hs_h_keys_changes, R_AUTH},
+    {"POST", C "keys/device_signing/upload", hs_h_keys_device_signing, R_AUTH | R_BODY},
+    {"POST", C "keys/signatures/upload", hs_h_keys_signatures, R_AUTH | R_BODY},
+    {"GET", C "room_keys/version", hs_h_room_keys_version, R_AUTH},
+
     {"PUT", C "user/*/account_data/*", hs_h_account_data_put, R_AUTH | R_BODY},
     {"GET", C "user/*/account_data/*", hs_h_account_data_get, R_AUTH},
     {"PUT", C "user/*/rooms/*/account_data/*", hs_h_room_account_data_put, R_AUTH | R_BODY},

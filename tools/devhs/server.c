@@ -29,6 +29,12 @@
 struct hs_server {
     struct MHD_Daemon *d;
     struct hs *hs;
+    /* Requests between the URI callback and completion (response sent or connection gone);
+     * shutdown waits for them so parked long-polls get their answer out. */
+    GMutex lock;
+    GCond idle;
+    unsigned active;
+    gint closing; /* atomic: responses ask clients to close the connection */
 };
 
 static int hexval(char c)
@@ -235,8 +241,12 @@ const char *hs_header(struct hs_req *r, const char *name)
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
+    struct hs_server *srv = cls;
+    g_mutex_lock(&srv->lock);
+    srv->active++;
+    g_mutex_unlock(&srv->lock);
     struct hs_req *r = g_new0(struct hs_req, 1);
-    r->hs = cls;
+    r->hs = srv->hs;
     r->conn = conn;
     r->t_start = g_get_monotonic_time();
     r->retry_after_ms = -1;
@@ -266,12 +276,18 @@ static void req_free(struct hs_req *r)
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    if (*req_cls)
-        req_free(*req_cls);
+    struct hs_server *srv = cls;
+    if (!*req_cls)
+        return;
+    req_free(*req_cls);
     *req_cls = NULL;
+    g_mutex_lock(&srv->lock);
+    if (--srv->active == 0)
+        g_cond_broadcast(&srv->idle);
+    g_mutex_unlock(&srv->lock);
 }
 
-static enum MHD_Result send_response(struct hs_req *r)
+static enum MHD_Result send_response(struct hs_server *srv, struct hs_req *r)
 {
     if (!r->resp)
         hs_error(r, 500, "M_UNKNOWN", "No response");
@@ -287,6 +303,8 @@ static enum MHD_Result send_response(struct hs_req *r)
                             "GET, HEAD, POST, PUT, DELETE, OPTIONS");
     MHD_add_response_header(resp, "Access-Control-Allow-Headers",
                             "X-Requested-With, Content-Type, Authorization, Date");
+    if (g_atomic_int_get(&srv->closing))
+        MHD_add_response_header(resp, "Connection", "close");
     if (r->retry_after_ms >= 0) {
         char v[32];
         snprintf(v, sizeof(v), "%ld", (r->retry_after_ms + 999) / 1000);
@@ -306,7 +324,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     struct hs_server *srv = cls;
     struct hs_req *r = *req_cls;
     if (!r) /* the URI callback always runs first; this is belt and braces */
-        *req_cls = r = on_uri(srv->hs, url, conn);
+        *req_cls = r = on_uri(srv, url, conn);
 
     if (!r->started) {
         r->started = true;
@@ -354,7 +372,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                   r->status);
         return MHD_NO;
     }
-    return send_response(r);
+    return send_response(srv, r);
 }
 
 /* libmicrohttpd's own format strings. */
@@ -373,17 +391,21 @@ int hs_server_start(struct hs_server **sp, struct hs *hs, int fd)
 {
     struct hs_server *s = g_new0(struct hs_server, 1);
     s->hs = hs;
+    g_mutex_init(&s->lock);
+    g_cond_init(&s->idle);
     s->d = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
             MHD_USE_ERROR_LOG,
         0, NULL, NULL, on_access, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, hs, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_THREAD_STACK_SIZE,
         (size_t)(256 * 1024), MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(64 * 1024), MHD_OPTION_END);
     if (!s->d) {
         log_error("cannot start the HTTP daemon");
+        g_mutex_clear(&s->lock);
+        g_cond_clear(&s->idle);
         g_free(s);
         return EIO;
     }
@@ -395,13 +417,25 @@ void hs_server_stop(struct hs_server *s, struct hs *hs)
 {
     if (!s)
         return;
+    MHD_socket lfd = MHD_quiesce_daemon(s->d);
+    g_atomic_int_set(&s->closing, 1);
     g_mutex_lock(&hs->lock);
     hs->stopping = true;
     g_cond_broadcast(&hs->cond);
     g_mutex_unlock(&hs->lock);
-    MHD_socket lfd = MHD_quiesce_daemon(s->d);
+    /* Let requests in flight (parked /sync above all) finish sending their answers before
+     * libmicrohttpd shuts every socket down; bounded, as a client may keep sending. */
+    gint64 deadline = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
+    g_mutex_lock(&s->lock);
+    while (s->active && g_cond_wait_until(&s->idle, &s->lock, deadline))
+        ;
+    if (s->active)
+        log_warn("stopping with %u requests still in flight", s->active);
+    g_mutex_unlock(&s->lock);
     MHD_stop_daemon(s->d);
     if (lfd != MHD_INVALID_SOCKET)
         close(lfd);
+    g_mutex_clear(&s->lock);
+    g_cond_clear(&s->idle);
     g_free(s);
 }

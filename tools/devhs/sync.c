@@ -337,15 +337,21 @@ static json_t *build(struct sync_ctx *c, bool *empty)
         account_data_events(c, c->u->account_data, c->initial, &c->f.account_data, NULL);
     json_t *presence = presence_events(c);
     json_t *to_device = to_device_events(c);
+    json_t *changed = json_array(), *left = json_array();
+    if (!c->initial)
+        hs_keys_device_lists(c->hs, c->me, c->since, changed, left);
+    const struct hs_device *dev = g_hash_table_lookup(c->u->devices, c->s->device_id);
     *empty = !json_object_size(join) && !json_object_size(invite) && !json_object_size(leave) &&
              !json_array_size(account_data) && !json_array_size(presence) &&
-             !json_array_size(to_device);
+             !json_array_size(to_device) && !json_array_size(changed) && !json_array_size(left);
     char *next = hs_token_string(c->now);
     json_t *resp = json_pack(
-        "{s:s, s:{s:o, s:o, s:o, s:{}}, s:{s:o}, s:{s:o}, s:{s:o}, s:{s:[], s:[]}, s:{}}",
+        "{s:s, s:{s:o, s:o, s:o, s:{}}, s:{s:o}, s:{s:o}, s:{s:o}, s:{s:o, s:o}, s:o, s:o}",
         "next_batch", next, "rooms", "join", join, "invite", invite, "leave", leave, "knock",
         "account_data", "events", account_data, "presence", "events", presence, "to_device",
-        "events", to_device, "device_lists", "changed", "left", "device_one_time_keys_count");
+        "events", to_device, "device_lists", "changed", changed, "left", left,
+        "device_one_time_keys_count", hs_keys_otk_counts(dev), "device_unused_fallback_key_types",
+        hs_keys_unused_fallback(dev));
     g_free(next);
     return resp;
 }

@@ -9,7 +9,8 @@
 
 #define MAX_PROFILE_FIELD 1024
 
-void hs_account_data_set(struct hs *hs, GHashTable *data, const char *type, json_t *content)
+void hs_account_data_set(struct hs *hs, struct hs_user *u, GHashTable *data, const char *type,
+                         json_t *content)
 {
     struct hs_account_data *ad = g_hash_table_lookup(data, type);
     if (!ad) {
@@ -19,6 +20,7 @@ void hs_account_data_set(struct hs *hs, GHashTable *data, const char *type, json
     json_decref(ad->content);
     ad->content = content;
     ad->pos = hs_next_pos(hs);
+    g_cond_broadcast(&u->wake);
 }
 
 GHashTable *hs_room_account_data(struct hs_user *u, const char *room_id, bool create)
@@ -56,7 +58,7 @@ void hs_h_account_data_put(struct hs_req *r)
         hs_error(r, 400, "M_BAD_JSON", "Cannot set m.push_rules through this API");
         return;
     }
-    hs_account_data_set(r->hs, r->user->account_data, type, json_deep_copy(r->json));
+    hs_account_data_set(r->hs, r->user, r->user->account_data, type, json_deep_copy(r->json));
     hs_reply_empty(r);
 }
 
@@ -92,7 +94,7 @@ void hs_h_room_account_data_put(struct hs_req *r)
         hs_error(r, 400, "M_BAD_JSON", "Cannot set m.fully_read through this API");
         return;
     }
-    hs_account_data_set(r->hs, hs_room_account_data(r->user, room_id, true), type,
+    hs_account_data_set(r->hs, r->user, hs_room_account_data(r->user, room_id, true), type,
                         json_deep_copy(r->json));
     hs_reply_empty(r);
 }
@@ -251,6 +253,7 @@ void hs_h_presence_put(struct hs_req *r)
     u->status_msg = msg ? g_strdup(msg) : NULL;
     u->last_active_ts = hs_now_ms(r->hs);
     u->presence_pos = r->hs->presence_pos = hs_next_pos(r->hs);
+    hs_wake_mates(r->hs, u->user_id);
     hs_reply_empty(r);
 }
 

@@ -67,6 +67,7 @@ void hs_user_free(void *p)
     g_free(u->status_msg);
     g_hash_table_destroy(u->forgotten);
     json_decref(u->cross_signing);
+    g_cond_clear(&u->wake);
     g_free(u);
 }
 
@@ -103,6 +104,7 @@ struct hs_user *hs_user_create(struct hs *hs, const char *user_id, const char *p
     u->to_device = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, ptr_array_free);
     u->presence = g_strdup("offline");
     u->forgotten = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    g_cond_init(&u->wake);
     g_hash_table_insert(hs->users, u->user_id, u);
     return u;
 }
@@ -136,7 +138,8 @@ struct hs_session *hs_session_create(struct hs *hs, struct hs_user *u, const cha
         device_id ? g_strdup(device_id) : hs_random_string(10, "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
     s->txns = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     if (!g_hash_table_contains(u->devices, s->device_id))
-        u->keys_pos = hs_next_pos(hs);
+        u->keys_pos = hs->keys_pos = hs_next_pos(hs);
+    hs_wake_mates(hs, u->user_id);
     device_ensure(u, s->device_id, display_name);
     g_hash_table_insert(hs->sessions, s->token, s);
     return s;
@@ -401,7 +404,10 @@ static void drop_sessions(struct hs *hs, struct hs_user *u, const char *device_i
             (!device_id || strcmp(s->device_id, device_id) == 0))
             g_hash_table_iter_remove(&it);
     }
-    u->keys_pos = hs_next_pos(hs); /* the device list changed; also releases parked syncs */
+    /* The device list changed; waking the user also answers a /sync parked on a dropped token
+     * with 401 at once. */
+    u->keys_pos = hs->keys_pos = hs_next_pos(hs);
+    hs_wake_mates(hs, u->user_id);
     if (device_id) {
         g_hash_table_remove(u->devices, device_id);
         g_hash_table_remove(u->to_device, device_id);

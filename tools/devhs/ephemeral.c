@@ -53,8 +53,10 @@ void hs_h_typing(struct hs_req *r)
     } else {
         changed = g_hash_table_remove(room->typing, me);
     }
-    if (changed)
+    if (changed) {
         room->typing_pos = hs_next_pos(r->hs);
+        hs_wake_room(r->hs, room);
+    }
     hs_reply_empty(r);
 }
 
@@ -81,12 +83,13 @@ static void put_receipt(struct hs *hs, struct hs_room *room, const char *user_id
     rc->event_id = g_strdup(event_id);
     rc->ts = hs_now_ms(hs);
     rc->pos = room->receipts_pos = hs_next_pos(hs);
+    hs_wake_room(hs, room);
 }
 
 static void set_fully_read(struct hs_req *r, struct hs_room *room, const char *event_id)
 {
-    hs_account_data_set(r->hs, hs_room_account_data(r->user, room->room_id, true), "m.fully_read",
-                        json_pack("{s:s}", "event_id", event_id));
+    hs_account_data_set(r->hs, r->user, hs_room_account_data(r->user, room->room_id, true),
+                        "m.fully_read", json_pack("{s:s}", "event_id", event_id));
 }
 
 static bool valid_event_id(struct hs_req *r, const char *id)
@@ -208,6 +211,7 @@ void hs_h_send_to_device(struct hs_req *r)
                 queue_to_device(u, dev, pos, r->user->user_id, type, content);
             }
         }
+        g_cond_broadcast(&u->wake);
     }
     g_hash_table_insert(r->session->txns, g_strdup(key), g_strdup(""));
     hs_reply_empty(r);

@@ -7,6 +7,12 @@
  * which every change broadcasts. One lock is slow by server standards and plenty for a test
  * fixture that serves a few hundred clients, and it keeps every handler free of ordering puzzles.
  *
+ * Waiting is per user: each user has a condition variable (sharing hs->lock), and a change
+ * wakes only the users who can see it — the members of a room for its events, typing and
+ * receipts, the owner for account data, room mates for device and presence changes. A broadcast
+ * to every parked /sync on every event would cost a thousand wake-ups per message once a load
+ * test parks a thousand clients.
+ *
  * One global stream position (hs->pos) orders everything a client can sync: room events,
  * account data, typing, receipts, presence and to-device messages each record the position at
  * which they last changed. A sync token is that position ("s42"), so "what happened since" is
@@ -117,6 +123,7 @@ struct hs_user {
     uint64_t presence_pos;
     GHashTable *forgotten; /* room_id -> position of the membership event forgotten (boxed) */
     json_t *cross_signing; /* {master_key, self_signing_key, user_signing_key}, or NULL */
+    GCond wake;            /* with hs->lock: this user's parked /sync requests wait here */
     uint64_t keys_pos;     /* last change of this user's devices or keys */
     /* Rate limit for sends and state puts (0 per_second: none). */
     double rl_per_second, rl_burst, rl_tokens;
@@ -149,11 +156,11 @@ struct hs_config {
 
 struct hs {
     GMutex lock;
-    GCond cond; /* broadcast on every change; /sync long-polls wait on it */
     struct hs_config cfg;
     char *base_url; /* http://host:port, for .well-known */
     uint64_t pos;
     uint64_t presence_pos; /* last presence change of anybody */
+    uint64_t keys_pos;     /* last device / key change of anybody */
     uint64_t next_session_id;
     uint64_t next_generated_user;
     int64_t last_ts;
@@ -251,7 +258,11 @@ bool hs_json_opt_object(json_t *obj, const char *key, json_t **out);
 bool hs_json_opt_array(json_t *obj, const char *key, json_t **out);
 bool hs_strv_contains(json_t *array, const char *s);
 char *hs_hash_password(const char *salt, const char *password);
-uint64_t hs_next_pos(struct hs *hs); /* advances the stream and wakes waiters */
+uint64_t hs_next_pos(struct hs *hs); /* advances the stream; wake whoever can see the change */
+void hs_wake_user(struct hs *hs, const char *user_id);
+void hs_wake_room(struct hs *hs, const struct hs_room *room); /* everyone with a membership */
+void hs_wake_mates(struct hs *hs, const char *user_id);       /* the user and their room mates */
+void hs_wake_all(struct hs *hs);
 
 /* ---- auth.c ------------------------------------------------------------------------------ */
 
@@ -319,7 +330,8 @@ GHashTable *hs_index_rooms(struct hs *hs, const char *user_id); /* may be NULL *
 /* ---- account.c --------------------------------------------------------------------------- */
 
 /* Sets account data type to content (stolen) in data, at a new stream position. */
-void hs_account_data_set(struct hs *hs, GHashTable *data, const char *type, json_t *content);
+void hs_account_data_set(struct hs *hs, struct hs_user *u, GHashTable *data, const char *type,
+                         json_t *content);
 /* The user's account data table for room_id (created when asked). */
 GHashTable *hs_room_account_data(struct hs_user *u, const char *room_id, bool create);
 
@@ -348,9 +360,11 @@ bool hs_member_view(struct hs_req *r, struct hs_room *room, uint64_t *upto);
 
 /* ---- events.c ---------------------------------------------------------------------------- */
 
-/* Shared by PUT /state and createRoom: checks and appends one state event. */
+/* PUT /state: checks one state event against the room's rules (membership changes go through
+ * hs_membership_change) and appends it; identical state returns the current event. */
 bool hs_state_put(struct hs_req *r, struct hs_room *room, const char *type, const char *key,
                   json_t *content, struct hs_event **evp);
+/* The user's token bucket (see /_devhs/rate_limit); false after replying 429. */
 bool hs_rate_limit(struct hs_req *r);
 
 /* ---- filter.c ---------------------------------------------------------------------------- */
@@ -391,7 +405,7 @@ int hs_state_save(struct hs *hs, const char *path);
 hs_handler_h hs_h_register, hs_h_register_available, hs_h_login_flows, hs_h_login, hs_h_logout,
     hs_h_logout_all, hs_h_whoami, hs_h_devices, hs_h_device_get;
 /* createroom.c */
-hs_handler_h hs_h_create_room, hs_h_alias_get, hs_h_alias_put, hs_h_alias_delete;
+hs_handler_h hs_h_create_room, hs_h_alias_get, hs_h_alias_put, hs_h_alias_delete, hs_h_public_rooms;
 /* membership.c */
 hs_handler_h hs_h_invite, hs_h_join_room, hs_h_join_alias, hs_h_leave, hs_h_kick, hs_h_ban,
     hs_h_unban, hs_h_forget, hs_h_joined_rooms, hs_h_members, hs_h_joined_members;
@@ -412,7 +426,7 @@ hs_handler_h hs_h_account_data_put, hs_h_account_data_get, hs_h_room_account_dat
     hs_h_presence_get, hs_h_presence_put, hs_h_user_directory;
 /* info.c */
 hs_handler_h hs_h_versions, hs_h_well_known, hs_h_capabilities, hs_h_pushrules, hs_h_turn_server,
-    hs_h_media_config, hs_h_thirdparty_protocols, hs_h_public_rooms;
+    hs_h_media_config, hs_h_thirdparty_protocols;
 /* keys.c */
 hs_handler_h hs_h_keys_upload, hs_h_keys_query, hs_h_keys_claim, hs_h_keys_changes,
     hs_h_keys_device_signing, hs_h_keys_signatures, hs_h_room_keys_version;

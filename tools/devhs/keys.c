@@ -81,7 +81,8 @@ void hs_h_keys_upload(struct hs_req *r)
         if (!d->keys || !json_equal(d->keys, dk)) {
             json_decref(d->keys);
             d->keys = json_deep_copy(dk);
-            r->user->keys_pos = hs_next_pos(r->hs);
+            r->user->keys_pos = r->hs->keys_pos = hs_next_pos(r->hs);
+            hs_wake_mates(r->hs, r->user->user_id);
         }
     }
     if (otks) {
@@ -252,10 +253,20 @@ static GHashTable *room_mates(struct hs *hs, const char *user_id)
 void hs_keys_device_lists(struct hs *hs, const char *user_id, uint64_t since, json_t *changed,
                           json_t *left)
 {
-    GHashTable *mates = room_mates(hs, user_id);
     GHashTable *rooms = hs_index_rooms(hs, user_id);
     GHashTableIter it;
     gpointer k, v;
+    /* Walking every room mate is the expensive part: skip it when nothing can have changed,
+     * which is what nearly every wake-up of a parked /sync finds. */
+    bool members_moved = false;
+    if (rooms) {
+        g_hash_table_iter_init(&it, rooms);
+        while (!members_moved && g_hash_table_iter_next(&it, &k, &v))
+            members_moved = ((struct hs_room *)v)->last_member_pos > since;
+    }
+    if (hs->keys_pos <= since && !members_moved)
+        return;
+    GHashTable *mates = room_mates(hs, user_id);
     g_hash_table_iter_init(&it, mates);
     while (g_hash_table_iter_next(&it, &k, &v)) {
         const struct hs_user *u = hs_user_get(hs, k);
@@ -336,7 +347,8 @@ void hs_h_keys_device_signing(struct hs_req *r)
         if (json_is_object(k))
             json_object_set_new(u->cross_signing, kinds[i], json_deep_copy(k));
     }
-    u->keys_pos = hs_next_pos(r->hs);
+    u->keys_pos = r->hs->keys_pos = hs_next_pos(r->hs);
+    hs_wake_mates(r->hs, u->user_id);
     hs_reply_empty(r);
 }
 
@@ -397,7 +409,8 @@ void hs_h_keys_signatures(struct hs_req *r)
                 }
             }
         }
-        u->keys_pos = hs_next_pos(r->hs);
+        u->keys_pos = r->hs->keys_pos = hs_next_pos(r->hs);
+        hs_wake_mates(r->hs, u->user_id);
     }
     hs_reply(r, 200, json_pack("{s:{}}", "failures"));
 }

@@ -148,8 +148,10 @@ bool hs_membership_change(struct hs_req *r, struct hs_room *room, const char *se
     json_object_set_new(content, "membership", json_string(membership));
     struct hs_event *ev =
         hs_room_append(hs, room, "m.room.member", target, sender, content, r->session, NULL);
-    if (strcmp(membership, "join") != 0 && g_hash_table_remove(room->typing, target))
+    if (strcmp(membership, "join") != 0 && g_hash_table_remove(room->typing, target)) {
         room->typing_pos = hs_next_pos(hs);
+        hs_wake_room(hs, room);
+    }
     logc_info(room->room_id, "%s: %s -> %s", target, tm ? tm : "none", membership);
     if (evp)
         *evp = ev;

@@ -276,6 +276,8 @@ static int load_user(struct hs *hs, json_t *j, const char *path)
     u->last_active_ts = last_active;
     u->presence_pos = (uint64_t)presence_pos;
     u->keys_pos = (uint64_t)keys_pos;
+    if (u->keys_pos > hs->keys_pos)
+        hs->keys_pos = u->keys_pos;
     u->cross_signing = json_is_object(cross_signing) ? json_incref(cross_signing) : NULL;
     if (u->presence_pos > hs->presence_pos)
         hs->presence_pos = u->presence_pos;

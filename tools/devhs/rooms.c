@@ -144,7 +144,9 @@ struct hs_event *hs_room_append(struct hs *hs, struct hs_room *room, const char 
     ev->content = content ? content : json_object();
     ev->session = s ? s->id : 0;
     ev->txn_id = g_strdup(txn_id);
-    return hs_room_insert(hs, room, ev);
+    hs_room_insert(hs, room, ev);
+    hs_wake_room(hs, room); /* after the insert: a new invitee is a member by now */
+    return ev;
 }
 
 static struct hs_state_slot *slot_get(const struct hs_room *room, const char *type, const char *key)

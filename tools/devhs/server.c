@@ -421,7 +421,7 @@ void hs_server_stop(struct hs_server *s, struct hs *hs)
     g_atomic_int_set(&s->closing, 1);
     g_mutex_lock(&hs->lock);
     hs->stopping = true;
-    g_cond_broadcast(&hs->cond);
+    hs_wake_all(hs);
     g_mutex_unlock(&hs->lock);
     /* Let requests in flight (parked /sync above all) finish sending their answers before
      * libmicrohttpd shuts every socket down; bounded, as a client may keep sending. */

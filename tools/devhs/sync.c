@@ -394,6 +394,7 @@ void hs_h_sync(struct hs_req *r)
         if (!is(c.u->presence, presence)) {
             g_free(c.u->presence);
             c.u->presence = g_strdup(presence);
+            /* Nobody is woken for this: room mates see it with their next batch. */
             c.u->presence_pos = hs->presence_pos = hs_next_pos(hs);
         }
     }
@@ -416,7 +417,7 @@ void hs_h_sync(struct hs_req *r)
         }
         json_decref(resp);
         hs->waiting_syncs++;
-        g_cond_wait_until(&hs->cond, &hs->lock, deadline);
+        g_cond_wait_until(&c.u->wake, &hs->lock, deadline);
         hs->waiting_syncs--;
     }
     g_free(token);
@@ -443,8 +444,10 @@ void hs_housekeeping(struct hs *hs)
                 changed = true;
             }
         }
-        if (changed)
+        if (changed) {
             room->typing_pos = hs_next_pos(hs);
+            hs_wake_room(hs, room);
+        }
     }
     g_mutex_unlock(&hs->lock);
 }

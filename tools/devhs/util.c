@@ -20,7 +20,6 @@ struct hs *hs_new(const struct hs_config *cfg)
 {
     struct hs *hs = g_new0(struct hs, 1);
     g_mutex_init(&hs->lock);
-    g_cond_init(&hs->cond);
     hs->cfg = *cfg;
     hs->next_session_id = 1;
     hs->next_generated_user = 1;
@@ -46,7 +45,6 @@ void hs_free(struct hs *hs)
     g_hash_table_destroy(hs->uia);
     g_free(hs->fault_match);
     g_free(hs->base_url);
-    g_cond_clear(&hs->cond);
     g_mutex_clear(&hs->lock);
     g_free(hs);
 }
@@ -62,9 +60,50 @@ int64_t hs_now_ms(struct hs *hs)
 
 uint64_t hs_next_pos(struct hs *hs)
 {
-    hs->pos++;
-    g_cond_broadcast(&hs->cond);
-    return hs->pos;
+    return ++hs->pos;
+}
+
+void hs_wake_user(struct hs *hs, const char *user_id)
+{
+    struct hs_user *u = hs_user_get(hs, user_id);
+    if (u)
+        g_cond_broadcast(&u->wake);
+}
+
+void hs_wake_room(struct hs *hs, const struct hs_room *room)
+{
+    static const char prefix[] = "m.room.member\x1f";
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, room->state);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        if (strncmp(k, prefix, sizeof(prefix) - 1) == 0)
+            hs_wake_user(hs, (const char *)k + sizeof(prefix) - 1);
+    }
+}
+
+void hs_wake_mates(struct hs *hs, const char *user_id)
+{
+    hs_wake_user(hs, user_id);
+    GHashTable *rooms = hs_index_rooms(hs, user_id);
+    if (!rooms)
+        return;
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, rooms);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        if (g_strcmp0(hs_membership(v, user_id), "join") == 0)
+            hs_wake_room(hs, v);
+    }
+}
+
+void hs_wake_all(struct hs *hs)
+{
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, hs->users);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        g_cond_broadcast(&((struct hs_user *)v)->wake);
 }
 
 char *hs_random_string(size_t n, const char *alphabet)

@@ -148,5 +148,8 @@ void mx_send_free_all(struct mx_client *c);
 /* --- mx_sync.c --- */
 void mx_sync_init(struct mx_client *c, uint32_t backoff_min_ms);
 void mx_sync_free(struct mx_client *c);
+/* Handles body as one /sync response, without saving its token or syncing again: for the fuzz
+ * target. Returns false when a handler freed the client. */
+bool mx_sync_feed(struct mx_client *c, const char *body, size_t len);
 
 #endif

@@ -190,7 +190,8 @@ unsigned mx_room_joined_others(struct mx_client *c, const char *room_id, const c
         if (GPOINTER_TO_INT(val) == MX_MEMBERSHIP_JOIN && strcmp(key, c->user_id) != 0)
             g_ptr_array_add(all, key);
     }
-    qsort(all->pdata, all->len, sizeof(gpointer), cmp_str);
+    if (all->len > 1) /* pdata may be NULL when empty, and qsort must not see NULL */
+        qsort(all->pdata, all->len, sizeof(gpointer), cmp_str);
     unsigned n = all->len;
     for (unsigned i = 0; out && i < n && i < cap; i++)
         out[i] = g_ptr_array_index(all, i);

@@ -430,6 +430,22 @@ static bool handle_batch(struct mx_client *c, json_t *root)
     return mx_guard_leave(c, &g);
 }
 
+bool mx_sync_feed(struct mx_client *c, const char *body, size_t len)
+{
+    json_t *root = json_loadb(body, len, 0, NULL);
+    if (!json_is_object(root) ||
+        !valid_token(json_string_value(json_object_get(root, "next_batch")))) {
+        json_decref(root);
+        return true;
+    }
+    c->in_batch = true;
+    bool alive = handle_batch(c, root);
+    json_decref(root);
+    if (alive)
+        c->in_batch = false;
+    return alive;
+}
+
 static void sync_done(const struct http_response *resp, void *arg)
 {
     struct mx_client *c = arg;

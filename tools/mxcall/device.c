@@ -42,7 +42,7 @@ static void device_destroy(void *data)
         mem_deref(d->win[i].an);
         mem_deref(d->win[i].noise);
     }
-    g_free(d->wav);
+    mem_deref(d->wav);
     g_mutex_clear(&d->lock);
 }
 

@@ -160,29 +160,26 @@ void hs_h_pushrules(struct hs_req *r)
 void hs_h_turn_server(struct hs_req *r)
 {
     const struct hs_config *cfg = &r->hs->cfg;
-    if (!cfg->turn_uris || !cfg->turn_uris[0]) {
-        hs_reply_empty(r); /* Synapse answers {} when no TURN server is configured */
+    if (!cfg->turn_uris || !cfg->turn_uris[0] || !cfg->turn_secret) {
+        hs_reply_empty(r); /* Synapse answers {} without URIs and credentials */
         return;
     }
     json_t *uris = json_array();
     for (char **u = cfg->turn_uris; *u; u++)
         json_array_append_new(uris, json_string(*u));
-    char *username = NULL, *password = NULL;
-    if (cfg->turn_secret) {
-        gint64 expiry = g_get_real_time() / G_USEC_PER_SEC + cfg->turn_ttl;
-        username = g_strdup_printf("%" G_GINT64_FORMAT ":%s", expiry, r->user->user_id);
-        GHmac *h =
-            g_hmac_new(G_CHECKSUM_SHA1, (const guchar *)cfg->turn_secret, strlen(cfg->turn_secret));
-        g_hmac_update(h, (const guchar *)username, (gssize)strlen(username));
-        guint8 digest[20];
-        gsize len = sizeof(digest);
-        g_hmac_get_digest(h, digest, &len);
-        g_hmac_unref(h);
-        password = g_base64_encode(digest, len);
-    }
+    gint64 expiry = g_get_real_time() / G_USEC_PER_SEC + cfg->turn_ttl;
+    char *username = g_strdup_printf("%" G_GINT64_FORMAT ":%s", expiry, r->user->user_id);
+    GHmac *h =
+        g_hmac_new(G_CHECKSUM_SHA1, (const guchar *)cfg->turn_secret, strlen(cfg->turn_secret));
+    g_hmac_update(h, (const guchar *)username, (gssize)strlen(username));
+    guint8 digest[20];
+    gsize len = sizeof(digest);
+    g_hmac_get_digest(h, digest, &len);
+    g_hmac_unref(h);
+    char *password = g_base64_encode(digest, len);
     hs_reply(r, 200,
-             json_pack("{s:s, s:s, s:o, s:i}", "username", username ? username : "", "password",
-                       password ? password : "", "uris", uris, "ttl", (int)cfg->turn_ttl));
+             json_pack("{s:s, s:s, s:o, s:i}", "username", username, "password", password, "uris",
+                       uris, "ttl", (int)cfg->turn_ttl));
     g_free(username);
     g_free(password);
 }

@@ -179,6 +179,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (turn_uris->len && !cfg.turn_secret)
+        log_warn("--turn-uri without --turn-secret: /voip/turnServer will answer {}");
     g_ptr_array_add(turn_uris, NULL);
     cfg.turn_uris = (char **)turn_uris->pdata;
 

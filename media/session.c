@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/rand.h>
 
@@ -46,6 +47,11 @@ struct media_session {
     bool negotiated;
     struct sdp_audio_params params;
     struct sdp_session *remote_offer; /* the offer awaiting our answer */
+
+    /* Our own renegotiation: the direction we ask for (every later SDP of ours says it too),
+     * and whether our re-offer still waits for its answer. */
+    enum sdp_dir local_dir;
+    bool reoffer_pending;
 };
 
 static const char *const failure_names[] = {
@@ -143,7 +149,7 @@ static void local_desc(struct media_session *s, struct sdp_local *l)
     l->cname = s->cname;
     l->msid_stream = s->stream_id;
     l->msid_track = s->track_id;
-    l->dir = SDP_DIR_SENDRECV;
+    l->dir = s->local_dir;
     l->current = s->negotiated ? &s->params : NULL;
 }
 
@@ -218,6 +224,7 @@ int media_session_set_remote_offer(struct media_session *s, const char *sdp, cha
     }
     mem_deref(s->remote_offer);
     s->remote_offer = offer;
+    s->reoffer_pending = false; /* theirs won: ours is rolled back */
     return 0;
 }
 
@@ -246,19 +253,67 @@ int media_session_create_offer(struct media_session *s, char **sdp)
     return sdp_offer_create(&l, sdp);
 }
 
+/* Our codec and telephone-event with the payload types already agreed, so a re-offer cannot
+ * move the running stream to other payload types (when the peer made the first offer, its
+ * numbers rule). */
+static size_t agreed_codecs(const struct media_session *s, struct sdp_codec *out)
+{
+    size_t n, k = 0;
+    const struct sdp_codec *def = sdp_codecs_default(SDP_PROFILE_WEBRTC, &n);
+    for (size_t i = 0; i < n && k < 2; i++) {
+        bool dtmf = strcasecmp(def[i].name, "telephone-event") == 0;
+        if (def[i].clock_rate != s->params.clock_rate)
+            continue;
+        if (dtmf ? !s->params.dtmf_pt : strcasecmp(def[i].name, s->params.codec) != 0)
+            continue;
+        out[k] = def[i];
+        out[k].pt = dtmf ? s->params.dtmf_pt : s->params.pt;
+        k++;
+    }
+    return k;
+}
+
+int media_session_create_reoffer(struct media_session *s, bool send, bool recv, char **sdp)
+{
+    if (!s->negotiated || s->remote_offer)
+        return EINVAL;
+    if (s->reoffer_pending)
+        return EALREADY;
+    s->local_dir = (enum sdp_dir)((send ? SDP_DIR_SEND : 0) | (recv ? SDP_DIR_RECV : 0));
+    s->sess_version++;
+    struct sdp_local l;
+    local_desc(s, &l);
+    struct sdp_codec codecs[2];
+    l.ncodecs = agreed_codecs(s, codecs);
+    l.codecs = l.ncodecs ? codecs : NULL;
+    int e = sdp_offer_create(&l, sdp);
+    if (!e)
+        s->reoffer_pending = true;
+    return e;
+}
+
 int media_session_set_remote_answer(struct media_session *s, const char *sdp, char *err,
                                     size_t errlen)
 {
-    if (!s->offerer) {
+    if (!s->offerer && !s->reoffer_pending) {
         snprintf(err, errlen, "an answer, but we made no offer");
         return EPROTO;
     }
+    /* Whatever comes of it, the re-offer is settled: a bad answer leaves the session as the
+     * previous negotiation made it. */
+    bool reoffer = s->reoffer_pending;
+    s->reoffer_pending = false;
     struct sdp_session *answer = NULL;
     int e = sdp_parse(&answer, sdp, strlen(sdp), err, errlen);
     if (e)
         return e;
     struct sdp_local l;
     local_desc(s, &l);
+    struct sdp_codec codecs[2];
+    if (reoffer) {
+        l.ncodecs = agreed_codecs(s, codecs);
+        l.codecs = l.ncodecs ? codecs : NULL;
+    }
     struct sdp_audio_params p;
     e = sdp_answer_read(answer, &l, &p, err, errlen);
     if (!e)
@@ -352,6 +407,7 @@ int media_session_alloc(struct media_session **sp, const struct media_session_cf
     RAND_bytes((unsigned char *)&s->sess_id, sizeof(s->sess_id));
     s->sess_id &= 0x3fffffffffffffffULL; /* o= wants a positive 63-bit number */
     s->sess_version = 1;
+    s->local_dir = SDP_DIR_SENDRECV;
     do {
         RAND_bytes((unsigned char *)&s->ssrc, sizeof(s->ssrc));
     } while (s->ssrc == 0);

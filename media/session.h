@@ -70,6 +70,14 @@ int media_session_set_remote_offer(struct media_session *s, const char *sdp, cha
                                    size_t errlen);
 int media_session_create_answer(struct media_session *s, char **sdp);
 
+/* Our own renegotiation of a running session (hold, resume), whichever side made the first
+ * offer: ICE, DTLS and the agreed codec stay, the direction becomes send/recv (hold: send only;
+ * resume: both), and every later SDP of ours asks for that direction too. The answer goes to
+ * media_session_set_remote_answer(); a remote offer arriving first rolls ours back. EINVAL
+ * before the first negotiation finished or while a remote offer awaits our answer, EALREADY
+ * while our previous re-offer is unanswered. */
+int media_session_create_reoffer(struct media_session *s, bool send, bool recv, char **sdp);
+
 /* Trickled remote candidates ("candidate:..."); "" means end of candidates. Garbage returns
  * EBADMSG (logged by the caller), mDNS ENOTSUP; neither harms the session. */
 int media_session_add_remote_candidate(struct media_session *s, const char *candidate);

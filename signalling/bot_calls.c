@@ -203,15 +203,18 @@ static void handle_invite(struct bot *b, const char *room_id, const char *sender
 
     struct bot_call *ours = ringing_call_to(b, room_id, sender);
     if (ours) {
-        /* Glare: both sides keep the call with the lower call_id (as matrix-js-sdk does). */
-        if (strcmp(call_id(ours->call), ev->call_id) > 0) {
+        /* Glare, as the spec resolves it: an invite of ours not sent yet gives way; once both
+         * are out, both sides keep the call with the lower call_id. The loser's owner hangs it
+         * up: a hangup from us for their call could reach them before our invite and end their
+         * side before it can switch to our call. */
+        if (call_get_state(ours->call) == CALL_STATE_PREPARING) {
+            logc_info(ctx, "glare: their call wins over our %s, not sent yet", call_id(ours->call));
+            call_hangup(ours->call, CALL_REASON_REPLACED);
+        } else if (strcmp(call_id(ours->call), ev->call_id) > 0) {
             logc_info(ctx, "glare: their call wins over our %s", call_id(ours->call));
             call_hangup(ours->call, CALL_REASON_REPLACED);
         } else {
-            logc_info(ctx, "glare: our call %s wins", call_id(ours->call));
-            json_t *c = call_event_hangup(ev->call_id, b->device_id, CALL_REASON_REPLACED);
-            mx_send_event(b->mx, room_id, "m.call.hangup", c, NULL, NULL);
-            json_decref(c);
+            logc_info(ctx, "glare: our call %s wins; ignoring theirs", call_id(ours->call));
             return;
         }
     }

@@ -50,6 +50,8 @@ struct call {
     guint cand_timer;
     guint sdp_wait_timer; /* waiting for gathering before our first SDP / a renegotiation answer */
     bool answer_pending;  /* a renegotiation answer is waiting for gathering */
+    bool reoffer_pending; /* our m.call.negotiate offer awaits its answer */
+    bool local_hold;      /* we hold the peer (our last offer said sendonly) */
 
     /* Outbound: candidates from callee parties before one was chosen: party -> GPtrArray. */
     GHashTable *early_cands;
@@ -58,7 +60,7 @@ struct call {
     guint media_timer;
     guint closed_timer;
 
-    int64_t t_start_us, t_sdp_us, t_exchanged_us;
+    int64_t t_start_us, t_sdp_us, t_exchanged_us, t_connected_us;
 };
 
 static const char *const state_names[] = {"preparing", "ringing", "connecting", "connected",
@@ -207,7 +209,10 @@ static gboolean media_watch_cb(gpointer data)
     struct call *c = data;
     uint64_t last = media_session_last_rx_us(c->media);
     uint64_t now = (uint64_t)g_get_monotonic_time();
-    if (last && now > last && now - last > (uint64_t)c->env->media_timeout_ms * 1000) {
+    /* A peer that never sent a packet since connecting is as gone as one that stopped. */
+    if (!last)
+        last = (uint64_t)c->t_connected_us;
+    if (now > last && now - last > (uint64_t)c->env->media_timeout_ms * 1000) {
         c->media_timer = 0;
         logc_warn(c->log_ctx, "no media from the peer for %u ms: hanging up",
                   (unsigned)((now - last) / 1000));
@@ -223,6 +228,7 @@ static void on_connected(void *arg)
     if (c->state != CALL_STATE_CONNECTING)
         return;
     c->state = CALL_STATE_CONNECTED;
+    c->t_connected_us = g_get_monotonic_time();
     struct call_timings t;
     call_get_timings(c, &t);
     struct media_session_info info;
@@ -521,13 +527,34 @@ static void handle_negotiate(struct call *c, const struct call_event *ev)
         logc_debug(c->log_ctx, "ignoring negotiate in state %s", call_state_name(c->state));
         return;
     }
+    char err[256];
+    int e;
     if (strcmp(ev->u.negotiate.sdp_type, "offer") != 0) {
-        /* We never offer renegotiations, so an answer is stray. */
-        logc_debug(c->log_ctx, "ignoring a negotiate answer we did not ask for");
+        if (!c->reoffer_pending) {
+            logc_debug(c->log_ctx, "ignoring a negotiate answer we did not ask for");
+            return;
+        }
+        c->reoffer_pending = false;
+        e = media_session_set_remote_answer(c->media, ev->u.negotiate.sdp, err, sizeof(err));
+        if (e) {
+            logc_warn(c->log_ctx, "unusable answer to our renegotiation: %s", err);
+            return;
+        }
+        logc_info(c->log_ctx, "renegotiation answered (%s)", c->local_hold ? "on hold" : "resumed");
+        update_hold(c);
         return;
     }
-    char err[256];
-    int e = media_session_set_remote_offer(c->media, ev->u.negotiate.sdp, err, sizeof(err));
+    if (c->reoffer_pending) {
+        /* Both renegotiate at once: the callee is the polite party and gives way (perfect
+         * negotiation, as the spec's politeness rule says). */
+        if (c->dir == CALL_OUTBOUND) {
+            logc_info(c->log_ctx, "ignoring their renegotiation: ours is pending and we called");
+            return;
+        }
+        logc_info(c->log_ctx, "both renegotiated at once: theirs wins, ours is dropped");
+        c->reoffer_pending = false;
+    }
+    e = media_session_set_remote_offer(c->media, ev->u.negotiate.sdp, err, sizeof(err));
     if (e) {
         /* A renegotiation we cannot take leaves the running session as it was. */
         logc_warn(c->log_ctx, "refusing a renegotiation offer: %s", err);
@@ -590,6 +617,34 @@ void call_handle_event(struct call *c, const char *sender, const struct call_eve
     case CALL_EV_SDP_STREAM_METADATA_CHANGED:
         break;
     }
+}
+
+int call_hold(struct call *c, bool hold)
+{
+    if (c->state != CALL_STATE_CONNECTING && c->state != CALL_STATE_CONNECTED)
+        return EINVAL;
+    if (c->reoffer_pending || c->answer_pending)
+        return EALREADY;
+    char *sdp = NULL;
+    int err = media_session_create_reoffer(c->media, true, !hold, &sdp);
+    if (err) {
+        logc_warn(c->log_ctx, "cannot renegotiate: %s", strerror(err));
+        return err;
+    }
+    c->reoffer_pending = true;
+    c->local_hold = hold;
+    logc_info(c->log_ctx, "%s the peer", hold ? "holding" : "resuming");
+    err = send_event(c, CALL_EV_NEGOTIATE,
+                     call_event_negotiate(c->call_id, c->env->party_id, "offer", sdp,
+                                          c->env->invite_lifetime_ms,
+                                          media_session_stream_id(c->media)));
+    mem_deref(sdp);
+    return err;
+}
+
+bool call_is_holding(const struct call *c)
+{
+    return c->local_hold;
 }
 
 /* ---- accessors ---- */

@@ -72,6 +72,14 @@ int call_ring(struct call **cp, const struct call_env *env, const char *room_id,
 /* A later event of this call (same call_id) from sender. */
 void call_handle_event(struct call *c, const char *sender, const struct call_event *ev);
 
+/* Puts the peer on hold (an m.call.negotiate offer with a=sendonly: we stop listening, as a phone
+ * playing hold music does) or resumes (a=sendrecv). 0 once the offer is queued; EINVAL unless
+ * the call is connecting or connected, EALREADY while a renegotiation is unfinished. The
+ * peer's answer completes it; when both sides offer at once the callee gives way. */
+int call_hold(struct call *c, bool hold);
+/* Whether our last renegotiation put the peer on hold. */
+bool call_is_holding(const struct call *c);
+
 /* Ends the call from our side: sends m.call.hangup with the reason (unless already ended) and
  * reports ended(by_remote = false). */
 void call_hangup(struct call *c, enum call_hangup_reason reason);

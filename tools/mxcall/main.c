@@ -49,6 +49,10 @@ static void usage(FILE *f)
         "  --measure-from S --measure-to S           analysis window from connection\n"
         "                                            (default 2 s to the end; JSON: \"windows\":\n"
         "                                            [[from, to], ...], up to 4)\n"
+        "  --hold-at S [--resume-at S]               hold the peer (m.call.negotiate with\n"
+        "                                            a=sendonly) S s after connection, resume\n"
+        "                                            (a=sendrecv) later (JSON: hold_at,\n"
+        "                                            resume_at)\n"
         "options:\n"
         "  --timeout S          fail parties not connected after S s (default 30)\n"
         "  --media-ip IP        host candidate address (default 127.0.0.1)\n"
@@ -116,6 +120,9 @@ static int load_parties(struct mxcall *app, const char *path)
         pc->wav = jstr(o, "wav");
         pc->record = jstr(o, "record");
         pc->duration_s = jnum(o, "duration", 10);
+        pc->hold_at_s = jnum(o, "hold_at", 0);
+        pc->resume_at_s = jnum(o, "resume_at", 0);
+        pc->corrupt_fingerprint = json_is_true(json_object_get(o, "corrupt_fingerprint"));
         json_t *wins = json_object_get(o, "windows");
         size_t w;
         json_t *win;
@@ -194,6 +201,9 @@ int main(int argc, char **argv)
         O_DURATION,
         O_FROM,
         O_TO,
+        O_HOLD_AT,
+        O_RESUME_AT,
+        O_CORRUPT_FP,
         O_TIMEOUT,
         O_IP,
         O_PORTS,
@@ -221,6 +231,9 @@ int main(int argc, char **argv)
         {"duration", required_argument, 0, O_DURATION},
         {"measure-from", required_argument, 0, O_FROM},
         {"measure-to", required_argument, 0, O_TO},
+        {"hold-at", required_argument, 0, O_HOLD_AT},
+        {"resume-at", required_argument, 0, O_RESUME_AT},
+        {"corrupt-fingerprint", no_argument, 0, O_CORRUPT_FP}, /* tests only: not in usage() */
         {"timeout", required_argument, 0, O_TIMEOUT},
         {"media-ip", required_argument, 0, O_IP},
         {"ports", required_argument, 0, O_PORTS},
@@ -243,7 +256,7 @@ int main(int argc, char **argv)
 
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c >= O_USER && c <= O_TO)
+        if (c >= O_USER && c <= O_CORRUPT_FP)
             one_used = true;
         switch (c) {
         case O_HS:
@@ -299,6 +312,15 @@ int main(int argc, char **argv)
             break;
         case O_TO:
             one->windows[0].to_s = atof(optarg);
+            break;
+        case O_HOLD_AT:
+            one->hold_at_s = atof(optarg);
+            break;
+        case O_RESUME_AT:
+            one->resume_at_s = atof(optarg);
+            break;
+        case O_CORRUPT_FP:
+            one->corrupt_fingerprint = true;
             break;
         case O_TIMEOUT:
             app.timeout_s = atof(optarg);

@@ -47,6 +47,11 @@ struct party_cfg {
         double from_s, to_s;       /* seconds from connection; to 0: to the end */
     } windows[MXCALL_MAX_WINDOWS]; /* what is heard is analysed in each window apart */
     unsigned nwindows;
+    double hold_at_s;   /* > 0: put the peer on hold this long after connecting (negotiate) */
+    double resume_at_s; /* > 0: resume it then */
+    /* Tests only: our SDP's a=fingerprint is altered before it leaves, so the peer's DTLS
+     * check must fail. */
+    bool corrupt_fingerprint;
 };
 
 struct mxcall {

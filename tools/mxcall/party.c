@@ -41,7 +41,7 @@ struct party {
     struct mxcall_device *device;
     struct conf_room *room;
     struct conf_member *remote_m, *device_m;
-    guint timer, status_timer;
+    guint timer, status_timer, hold_timer;
     int64_t t_start_us, t_connected_us;
     struct call_timings timings;
     struct audio_stream_stats stats;
@@ -81,11 +81,20 @@ static void leave_conference(struct party *p)
     p->room = mem_deref(p->room);
 }
 
+/* Milliseconds since the first party was made: lets a test line up events of several parties. */
+static int64_t t0_us;
+
+static json_int_t now_ms(void)
+{
+    return (json_int_t)((g_get_monotonic_time() - t0_us) / 1000);
+}
+
 static void party_destroy(void *data)
 {
     struct party *p = data;
     remove_timer(&p->timer);
     remove_timer(&p->status_timer);
+    remove_timer(&p->hold_timer);
     leave_conference(p);
     mem_deref(p->call);
     mem_deref(p->device);
@@ -184,6 +193,7 @@ void party_finish(struct party *p, const char *why)
         p->end_reason = g_strdup(why);
     remove_timer(&p->timer);
     remove_timer(&p->status_timer);
+    remove_timer(&p->hold_timer);
     refresh_stats(p);
     leave_conference(p);   /* synchronous: the device is ours alone again */
     p->state = PARTY_DONE; /* before the hangup, whose ended handler comes back here */
@@ -212,6 +222,32 @@ static gboolean status_tick(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
+static void schedule_hold(struct party *p);
+
+/* Hold, then resume, by m.call.negotiate; the result shows in "hold" lines. */
+static gboolean hold_tick(gpointer data)
+{
+    struct party *p = data;
+    p->hold_timer = 0;
+    bool hold = !call_is_holding(p->call);
+    int err = call_hold(p->call, hold);
+    emit(json_pack("{s:s, s:s, s:b, s:I, s:s}", "event", "hold", "party", p->user_id, "held", hold,
+                   "t_ms", now_ms(), "error", err ? strerror(err) : ""));
+    if (!err && hold)
+        schedule_hold(p);
+    return G_SOURCE_REMOVE;
+}
+
+static void schedule_hold(struct party *p)
+{
+    double at = call_is_holding(p->call) ? p->cfg->resume_at_s : p->cfg->hold_at_s;
+    if (at <= 0)
+        return;
+    double since = (double)(g_get_monotonic_time() - p->t_connected_us) / 1e6;
+    double in = at > since ? at - since : 0;
+    p->hold_timer = g_timeout_add((guint)(in * 1000), hold_tick, p);
+}
+
 static void on_connected(struct call *c, void *arg)
 {
     struct party *p = arg;
@@ -237,10 +273,11 @@ static void on_connected(struct call *c, void *arg)
         party_finish(p, "device");
         return;
     }
-    emit(json_pack("{s:s, s:s, s:s, s:{s:I, s:I, s:I}}", "event", "connected", "party", p->user_id,
-                   "call_id", call_id(c), "setup_ms", "to_sdp", (json_int_t)p->timings.to_sdp_ms,
-                   "to_ice", (json_int_t)p->timings.to_ice_ms, "to_dtls",
-                   (json_int_t)p->timings.to_dtls_ms));
+    emit(json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I}}", "event", "connected", "party",
+                   p->user_id, "call_id", call_id(c), "t_ms", now_ms(), "setup_ms", "to_sdp",
+                   (json_int_t)p->timings.to_sdp_ms, "to_ice", (json_int_t)p->timings.to_ice_ms,
+                   "to_dtls", (json_int_t)p->timings.to_dtls_ms));
+    schedule_hold(p);
     if (p->cfg->duration_s > 0)
         p->timer = g_timeout_add((guint)(p->cfg->duration_s * 1000), duration_done, p);
     if (p->app->status_ms)
@@ -250,8 +287,8 @@ static void on_connected(struct call *c, void *arg)
 static void on_ended(struct call *c, enum call_hangup_reason reason, bool by_remote, void *arg)
 {
     struct party *p = arg;
-    if (p->state == PARTY_DONE)
-        return;
+    if (p->state == PARTY_DONE || c != p->call)
+        return; /* over, or a call glare replaced */
     /* Ended by the peer: a success only when we were told to stay until the peer ends. */
     char why[64];
     snprintf(why, sizeof(why), "%s:%s", by_remote ? "remote" : "local",
@@ -265,10 +302,36 @@ static const struct call_handlers call_handlers = {
     .ended = on_ended,
 };
 
+/* --corrupt-fingerprint: one hex digit of our a=fingerprint changed, in a copy of content. */
+static json_t *corrupted(json_t *content)
+{
+    static const char *const keys[] = {"offer", "answer", "description"};
+    json_t *copy = json_deep_copy(content);
+    for (size_t i = 0; i < 3; i++) {
+        json_t *desc = json_object_get(copy, keys[i]);
+        const char *sdp = json_string_value(json_object_get(desc, "sdp"));
+        const char *fp = sdp ? strstr(sdp, "a=fingerprint:") : NULL;
+        const char *hex = fp ? strchr(fp, ' ') : NULL;
+        if (!hex || !g_ascii_isxdigit(hex[1]))
+            continue;
+        char *s = g_strdup(sdp);
+        char *d = s + (hex + 1 - sdp);
+        *d = *d == '0' ? '1' : '0';
+        json_object_set_new(desc, "sdp", json_string(s));
+        g_free(s);
+    }
+    return copy;
+}
+
 static int send_room_event(void *arg, const char *room_id, const char *type, json_t *content)
 {
     struct party *p = arg;
-    return mx_send_event(p->mx, room_id, type, content, NULL, NULL);
+    if (!p->cfg->corrupt_fingerprint)
+        return mx_send_event(p->mx, room_id, type, content, NULL, NULL);
+    json_t *bad = corrupted(content);
+    int err = mx_send_event(p->mx, room_id, type, bad, NULL, NULL);
+    json_decref(bad);
+    return err;
 }
 
 static gboolean connect_timeout(gpointer data)
@@ -301,6 +364,39 @@ static void place_call(struct party *p)
         return;
     }
     p->state = PARTY_CALLING;
+    emit(json_pack("{s:s, s:s, s:s, s:I}", "event", "calling", "party", p->user_id, "call_id",
+                   call_id(p->call), "t_ms", now_ms()));
+}
+
+/*
+ * An invite from the user we are calling, in the same room, while ours is unanswered: glare,
+ * resolved as the spec says. Ours not sent yet: it gives way. Both sent: the lower call_id
+ * survives on both sides, and the owner of the other one hangs it up (reason "replaced").
+ */
+static void handle_glare(struct party *p, const char *room_id, const char *sender,
+                         const struct call_event *ev)
+{
+    struct call *ours = p->call;
+    enum call_state st = call_get_state(ours);
+    if (call_get_direction(ours) != CALL_OUTBOUND ||
+        (st != CALL_STATE_PREPARING && st != CALL_STATE_RINGING) ||
+        strcmp(call_room_id(ours), room_id) != 0 || strcmp(call_peer_user(ours), sender) != 0 ||
+        (ev->u.invite.invitee && strcmp(ev->u.invite.invitee, p->user_id) != 0))
+        return; /* not glare: one call per party, so another invite is not ours to take */
+    bool ours_wins = st == CALL_STATE_RINGING && strcmp(call_id(ours), ev->call_id) < 0;
+    emit(json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "event", "glare", "party", p->user_id, "ours",
+                   call_id(ours), "theirs", ev->call_id, "kept", ours_wins ? "ours" : "theirs",
+                   "t_ms", now_ms()));
+    if (ours_wins)
+        return;
+    p->call = NULL; /* its ended handler must not end the party */
+    call_hangup(ours, CALL_REASON_REPLACED);
+    mem_deref(ours);
+    char err[256];
+    if (call_answer(&p->call, &p->env, room_id, sender, ev, &call_handlers, p, err, sizeof(err))) {
+        logc_warn(p->ctx, "cannot answer the call that replaced ours: %s", err);
+        party_finish(p, "answer_failed");
+    }
 }
 
 /* ---- Matrix events ---- */
@@ -341,6 +437,8 @@ static void handle_call_event(struct party *p, const char *room_id, json_t *even
     if (p->call) {
         if (strcmp(call_id(p->call), ev.call_id) == 0)
             call_handle_event(p->call, sender, &ev);
+        else if (t == CALL_EV_INVITE)
+            handle_glare(p, room_id, sender, &ev);
         return;
     }
     if (t != CALL_EV_INVITE || !p->cfg->answer || p->state != PARTY_WAITING)
@@ -502,6 +600,8 @@ int party_alloc(struct party **pp, struct mxcall *app, struct party_cfg *cfg, un
     struct party *p = mem_zalloc(sizeof(*p), party_destroy);
     if (!p)
         return ENOMEM;
+    if (!t0_us)
+        t0_us = g_get_monotonic_time();
     p->app = app;
     p->cfg = cfg;
     p->index = index;

@@ -10,7 +10,6 @@
 
 #include "base/log.h"
 
-#include <ctype.h>
 #include <string.h>
 
 void hs_account_data_free(void *p)
@@ -366,13 +365,11 @@ void hs_h_login(struct hs_req *r)
         hs_error(r, 400, "M_INVALID_PARAM", "Invalid device_id");
         return;
     }
-    char *user_id = user[0] == '@' ? g_ascii_strdown(user, -1)
-                                   : g_strdup_printf("@%s:%s", user, hs->cfg.server_name);
-    if (user[0] != '@') {
-        char *low = g_ascii_strdown(user_id, -1);
-        g_free(user_id);
-        user_id = low;
-    }
+    /* Synapse maps logins to lower case; we only ever mint lower-case user ids. */
+    char *given =
+        user[0] == '@' ? g_strdup(user) : g_strdup_printf("@%s:%s", user, hs->cfg.server_name);
+    char *user_id = g_ascii_strdown(given, -1);
+    g_free(given);
     struct hs_user *u = hs_user_get(hs, user_id);
     bool ok = false;
     if (u && u->password_hash) {

@@ -14,7 +14,7 @@ void hs_account_data_set(struct hs *hs, struct hs_user *u, GHashTable *data, con
 {
     struct hs_account_data *ad = g_hash_table_lookup(data, type);
     if (!ad) {
-        ad = g_new0(struct hs_account_data, 1);
+        ad = hs_account_data_new(NULL, 0);
         g_hash_table_insert(data, g_strdup(type), ad);
     }
     json_decref(ad->content);

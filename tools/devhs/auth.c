@@ -12,11 +12,23 @@
 
 #include <string.h>
 
-void hs_account_data_free(void *p)
+static void account_data_destroy(void *p)
 {
     struct hs_account_data *ad = p;
     json_decref(ad->content);
-    g_free(ad);
+}
+
+struct hs_account_data *hs_account_data_new(json_t *content, uint64_t pos)
+{
+    struct hs_account_data *ad = hs_zalloc(sizeof(*ad), account_data_destroy);
+    ad->content = content;
+    ad->pos = pos;
+    return ad;
+}
+
+void hs_account_data_free(void *p)
+{
+    mem_deref(p);
 }
 
 static void ht_destroy(gpointer p)
@@ -24,7 +36,7 @@ static void ht_destroy(gpointer p)
     g_hash_table_destroy(p);
 }
 
-static void device_free(gpointer p)
+static void device_destroy(void *p)
 {
     struct hs_device *d = p;
     g_free(d->device_id);
@@ -32,16 +44,43 @@ static void device_free(gpointer p)
     json_decref(d->keys);
     json_decref(d->otks);
     json_decref(d->fallback);
-    g_free(d);
 }
 
-void hs_to_device_free(void *p)
+struct hs_device *hs_device_new(const char *device_id, const char *display_name)
+{
+    struct hs_device *d = hs_zalloc(sizeof(*d), device_destroy);
+    d->device_id = g_strdup(device_id);
+    d->display_name = g_strdup(display_name);
+    return d;
+}
+
+void hs_device_free(void *p)
+{
+    mem_deref(p);
+}
+
+static void to_device_destroy(void *p)
 {
     struct hs_to_device *m = p;
     g_free(m->sender);
     g_free(m->type);
     json_decref(m->content);
-    g_free(m);
+}
+
+struct hs_to_device *hs_to_device_new(uint64_t pos, const char *sender, const char *type,
+                                      json_t *content)
+{
+    struct hs_to_device *m = hs_zalloc(sizeof(*m), to_device_destroy);
+    m->pos = pos;
+    m->sender = g_strdup(sender);
+    m->type = g_strdup(type);
+    m->content = json_incref(content);
+    return m;
+}
+
+void hs_to_device_free(void *p)
+{
+    mem_deref(p);
 }
 
 static void ptr_array_free(gpointer p)
@@ -49,7 +88,7 @@ static void ptr_array_free(gpointer p)
     g_ptr_array_free(p, TRUE);
 }
 
-void hs_user_free(void *p)
+static void user_destroy(void *p)
 {
     struct hs_user *u = p;
     g_free(u->user_id);
@@ -67,17 +106,37 @@ void hs_user_free(void *p)
     g_hash_table_destroy(u->forgotten);
     json_decref(u->cross_signing);
     g_cond_clear(&u->wake);
-    g_free(u);
 }
 
-void hs_session_free(void *p)
+void hs_user_free(void *p)
+{
+    mem_deref(p);
+}
+
+static void session_destroy(void *p)
 {
     struct hs_session *s = p;
     g_free(s->token);
     g_free(s->user_id);
     g_free(s->device_id);
     g_hash_table_destroy(s->txns);
-    g_free(s);
+}
+
+struct hs_session *hs_session_new(const char *token, uint64_t id, const char *user_id,
+                                  const char *device_id)
+{
+    struct hs_session *s = hs_zalloc(sizeof(*s), session_destroy);
+    s->token = g_strdup(token);
+    s->id = id;
+    s->user_id = g_strdup(user_id);
+    s->device_id = g_strdup(device_id);
+    s->txns = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    return s;
+}
+
+void hs_session_free(void *p)
+{
+    mem_deref(p);
 }
 
 struct hs_user *hs_user_get(struct hs *hs, const char *user_id)
@@ -87,7 +146,7 @@ struct hs_user *hs_user_get(struct hs *hs, const char *user_id)
 
 struct hs_user *hs_user_create(struct hs *hs, const char *user_id, const char *password)
 {
-    struct hs_user *u = g_new0(struct hs_user, 1);
+    struct hs_user *u = hs_zalloc(sizeof(*u), user_destroy);
     u->user_id = g_strdup(user_id);
     if (password) {
         u->salt = hs_random_string(16, NULL);
@@ -99,7 +158,7 @@ struct hs_user *hs_user_create(struct hs *hs, const char *user_id, const char *p
     u->account_data = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, hs_account_data_free);
     u->room_account_data = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, ht_destroy);
     u->filters = g_ptr_array_new_with_free_func((GDestroyNotify)json_decref);
-    u->devices = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, device_free);
+    u->devices = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, hs_device_free);
     u->to_device = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, ptr_array_free);
     u->presence = g_strdup("offline");
     u->forgotten = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -113,8 +172,7 @@ static struct hs_device *device_ensure(struct hs_user *u, const char *device_id,
 {
     struct hs_device *d = g_hash_table_lookup(u->devices, device_id);
     if (!d) {
-        d = g_new0(struct hs_device, 1);
-        d->device_id = g_strdup(device_id);
+        d = hs_device_new(device_id, NULL);
         g_hash_table_insert(u->devices, d->device_id, d);
     }
     if (display_name) {
@@ -127,18 +185,18 @@ static struct hs_device *device_ensure(struct hs_user *u, const char *device_id,
 struct hs_session *hs_session_create(struct hs *hs, struct hs_user *u, const char *device_id,
                                      const char *display_name)
 {
-    struct hs_session *s = g_new0(struct hs_session, 1);
     char *rnd = hs_random_string(40, NULL);
-    s->token = g_strconcat("syt_", rnd, NULL);
-    g_free(rnd);
-    s->id = hs->next_session_id++;
-    s->user_id = g_strdup(u->user_id);
-    s->device_id =
+    char *token = g_strconcat("syt_", rnd, NULL);
+    char *dev =
         device_id ? g_strdup(device_id) : hs_random_string(10, "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
-    s->txns = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    if (!g_hash_table_contains(u->devices, s->device_id))
-        u->keys_pos = hs->keys_pos = hs_next_pos(hs);
-    hs_wake_mates(hs, u->user_id);
+    struct hs_session *s = hs_session_new(token, hs->next_session_id++, u->user_id, dev);
+    g_free(rnd);
+    g_free(token);
+    g_free(dev);
+    if (!g_hash_table_contains(u->devices, s->device_id)) {
+        u->keys_pos = hs->keys_pos = hs_next_pos(hs); /* a new device for room mates to see */
+        hs_wake_mates(hs, u->user_id);
+    }
     device_ensure(u, s->device_id, display_name);
     g_hash_table_insert(hs->sessions, s->token, s);
     return s;

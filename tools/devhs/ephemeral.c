@@ -73,10 +73,7 @@ static void put_receipt(struct hs *hs, struct hs_room *room, const char *user_id
         }
     }
     if (!rc) {
-        rc = g_new0(struct hs_receipt, 1);
-        rc->user_id = g_strdup(user_id);
-        rc->type = g_strdup(type);
-        rc->thread_id = g_strdup(thread_id);
+        rc = hs_receipt_new(user_id, type, thread_id);
         g_ptr_array_add(room->receipts, rc);
     }
     g_free(rc->event_id);
@@ -156,12 +153,7 @@ static void queue_to_device(struct hs_user *u, const char *device_id, uint64_t p
     }
     if (q->len >= 10000) /* a device that never syncs must not grow us without bound */
         return;
-    struct hs_to_device *m = g_new0(struct hs_to_device, 1);
-    m->pos = pos;
-    m->sender = g_strdup(sender);
-    m->type = g_strdup(type);
-    m->content = json_incref(content);
-    g_ptr_array_add(q, m);
+    g_ptr_array_add(q, hs_to_device_new(pos, sender, type, content));
 }
 
 void hs_h_send_to_device(struct hs_req *r)

@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/mem.h"
+
 struct MHD_Connection;
 
 #define HS_MAX_BODY      (1024u * 1024u) /* request bodies above this get 413 M_TOO_LARGE */
@@ -180,6 +182,11 @@ struct hs {
     char *fault_match;     /* only paths containing this, or NULL */
 };
 
+/* The model's objects come from mem_zalloc() with their destructor attached; the *_free
+ * functions drop a reference (they double as GLib destroy notifiers). A fixture has no use for
+ * surviving memory exhaustion, so hs_zalloc() aborts on it like GLib does. */
+void *hs_zalloc(size_t size, mem_destroy_h *dh);
+
 struct hs *hs_new(const struct hs_config *cfg);
 void hs_free(struct hs *hs);
 
@@ -271,7 +278,16 @@ struct hs_user *hs_user_create(struct hs *hs, const char *user_id, const char *p
 struct hs_session *hs_session_create(struct hs *hs, struct hs_user *u, const char *device_id,
                                      const char *display_name);
 void hs_user_free(void *u);
+struct hs_session *hs_session_new(const char *token, uint64_t id, const char *user_id,
+                                  const char *device_id);
+struct hs_device *hs_device_new(const char *device_id, const char *display_name);
+void hs_device_free(void *d);
+/* content: a reference is taken */
+struct hs_to_device *hs_to_device_new(uint64_t pos, const char *sender, const char *type,
+                                      json_t *content);
 void hs_to_device_free(void *m);
+/* content: stolen */
+struct hs_account_data *hs_account_data_new(json_t *content, uint64_t pos);
 void hs_account_data_free(void *ad);
 void hs_session_free(void *s);
 /* Authenticates r from its bearer token; false after replying 401. */
@@ -280,6 +296,8 @@ bool hs_auth(struct hs_req *r);
 /* ---- rooms.c ----------------------------------------------------------------------------- */
 
 struct hs_room *hs_room_new(struct hs *hs, const char *room_id, const char *version);
+struct hs_receipt *hs_receipt_new(const char *user_id, const char *type, const char *thread_id);
+void hs_receipt_free(void *rc);
 void hs_room_free(void *room);
 struct hs_room *hs_room_get(struct hs *hs, const char *room_id);
 /* Looks up the room of r->args[i], replying 400/404 when absent. */

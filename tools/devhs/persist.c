@@ -234,10 +234,8 @@ static int load_account_data(GHashTable *data, json_t *j)
         if (json_unpack(v, "{s:o, s:I}", "content", &content, "pos", &pos) ||
             !json_is_object(content))
             return EBADMSG;
-        struct hs_account_data *ad = g_new0(struct hs_account_data, 1);
-        ad->content = json_incref(content);
-        ad->pos = (uint64_t)pos;
-        g_hash_table_replace(data, g_strdup(type), ad);
+        g_hash_table_replace(data, g_strdup(type),
+                             hs_account_data_new(json_incref(content), (uint64_t)pos));
     }
     return 0;
 }
@@ -310,9 +308,7 @@ static int load_user(struct hs *hs, json_t *j, const char *path)
             (keys && !json_is_object(keys)) || (otks && !json_is_object(otks)) ||
             (fallback && !json_is_object(fallback)))
             return bad(path, "bad device", NULL);
-        struct hs_device *d = g_new0(struct hs_device, 1);
-        d->device_id = g_strdup(device_id);
-        d->display_name = g_strdup(name);
+        struct hs_device *d = hs_device_new(device_id, name);
         d->last_seen_ts = seen;
         d->keys = json_incref(keys);
         d->otks = json_incref(otks);
@@ -334,12 +330,7 @@ static int load_user(struct hs *hs, json_t *j, const char *path)
             if (json_unpack(m, "{s:I, s:s, s:s, s:o}", "pos", &pos, "sender", &sender, "type",
                             &type, "content", &content))
                 return bad(path, "bad to-device message", NULL);
-            struct hs_to_device *td_msg = g_new0(struct hs_to_device, 1);
-            td_msg->pos = (uint64_t)pos;
-            td_msg->sender = g_strdup(sender);
-            td_msg->type = g_strdup(type);
-            td_msg->content = json_incref(content);
-            g_ptr_array_add(q, td_msg);
+            g_ptr_array_add(q, hs_to_device_new((uint64_t)pos, sender, type, content));
         }
     }
     json_object_foreach(forgotten, k, v)
@@ -364,12 +355,7 @@ static int load_session(struct hs *hs, json_t *j, const char *path)
         return bad(path, "bad session", &e);
     if (!hs_user_get(hs, user_id) || g_hash_table_contains(hs->sessions, token))
         return bad(path, "session of an unknown user, or a duplicate token", NULL);
-    struct hs_session *s = g_new0(struct hs_session, 1);
-    s->token = g_strdup(token);
-    s->id = (uint64_t)id;
-    s->user_id = g_strdup(user_id);
-    s->device_id = g_strdup(device_id);
-    s->txns = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    struct hs_session *s = hs_session_new(token, (uint64_t)id, user_id, device_id);
     g_hash_table_insert(hs->sessions, s->token, s);
     const char *k;
     json_t *v;
@@ -437,11 +423,8 @@ static int load_room(struct hs *hs, json_t *j, const char *path)
         if (json_unpack(v, "{s:s, s:s, s:s, s:I, s:I, s?s}", "user_id", &user_id, "type", &type,
                         "event_id", &event_id, "ts", &ts, "pos", &pos, "thread_id", &thread_id))
             return bad(path, "bad receipt", NULL);
-        struct hs_receipt *rc = g_new0(struct hs_receipt, 1);
-        rc->user_id = g_strdup(user_id);
-        rc->type = g_strdup(type);
+        struct hs_receipt *rc = hs_receipt_new(user_id, type, thread_id);
         rc->event_id = g_strdup(event_id);
-        rc->thread_id = g_strdup(thread_id);
         rc->ts = ts;
         rc->pos = (uint64_t)pos;
         g_ptr_array_add(room->receipts, rc);

@@ -16,29 +16,41 @@ static char *slot_key(const char *type, const char *key)
     return g_strconcat(type, "\x1f", key, NULL);
 }
 
-static void slot_free(gpointer p)
+static void slot_destroy(void *p)
 {
     struct hs_state_slot *s = p;
     g_ptr_array_free(s->history, TRUE);
-    g_free(s);
 }
 
-static void receipt_free(gpointer p)
+static void slot_free(gpointer p)
+{
+    mem_deref(p);
+}
+
+static void receipt_destroy(void *p)
 {
     struct hs_receipt *rc = p;
     g_free(rc->user_id);
     g_free(rc->type);
     g_free(rc->thread_id);
     g_free(rc->event_id);
-    g_free(rc);
 }
 
-struct hs_event *hs_event_new(void)
+struct hs_receipt *hs_receipt_new(const char *user_id, const char *type, const char *thread_id)
 {
-    return g_new0(struct hs_event, 1);
+    struct hs_receipt *rc = hs_zalloc(sizeof(*rc), receipt_destroy);
+    rc->user_id = g_strdup(user_id);
+    rc->type = g_strdup(type);
+    rc->thread_id = g_strdup(thread_id);
+    return rc;
 }
 
-void hs_event_free(void *p)
+void hs_receipt_free(void *p)
+{
+    mem_deref(p);
+}
+
+static void event_destroy(void *p)
 {
     struct hs_event *ev = p;
     g_free(ev->event_id);
@@ -50,24 +62,19 @@ void hs_event_free(void *p)
     json_decref(ev->prev);
     json_decref(ev->redacted_because);
     g_free(ev->txn_id);
-    g_free(ev);
 }
 
-struct hs_room *hs_room_new(struct hs *hs, const char *room_id, const char *version)
+struct hs_event *hs_event_new(void)
 {
-    struct hs_room *room = g_new0(struct hs_room, 1);
-    room->room_id = g_strdup(room_id);
-    room->version = g_strdup(version);
-    room->events = g_ptr_array_new_with_free_func(hs_event_free);
-    room->by_id = g_hash_table_new(g_str_hash, g_str_equal);
-    room->state = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, slot_free);
-    room->typing = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    room->receipts = g_ptr_array_new_with_free_func(receipt_free);
-    g_hash_table_insert(hs->rooms, room->room_id, room);
-    return room;
+    return hs_zalloc(sizeof(struct hs_event), event_destroy);
 }
 
-void hs_room_free(void *p)
+void hs_event_free(void *p)
+{
+    mem_deref(p);
+}
+
+static void room_destroy(void *p)
 {
     struct hs_room *room = p;
     g_hash_table_destroy(room->state);
@@ -77,7 +84,25 @@ void hs_room_free(void *p)
     g_ptr_array_free(room->receipts, TRUE);
     g_free(room->version);
     g_free(room->room_id);
-    g_free(room);
+}
+
+struct hs_room *hs_room_new(struct hs *hs, const char *room_id, const char *version)
+{
+    struct hs_room *room = hs_zalloc(sizeof(*room), room_destroy);
+    room->room_id = g_strdup(room_id);
+    room->version = g_strdup(version);
+    room->events = g_ptr_array_new_with_free_func(hs_event_free);
+    room->by_id = g_hash_table_new(g_str_hash, g_str_equal);
+    room->state = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, slot_free);
+    room->typing = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    room->receipts = g_ptr_array_new_with_free_func(hs_receipt_free);
+    g_hash_table_insert(hs->rooms, room->room_id, room);
+    return room;
+}
+
+void hs_room_free(void *p)
+{
+    mem_deref(p);
 }
 
 struct hs_room *hs_room_get(struct hs *hs, const char *room_id)
@@ -107,7 +132,7 @@ struct hs_event *hs_room_insert(struct hs *hs, struct hs_room *room, struct hs_e
         char *k = slot_key(ev->type, ev->state_key);
         struct hs_state_slot *slot = g_hash_table_lookup(room->state, k);
         if (!slot) {
-            slot = g_new0(struct hs_state_slot, 1);
+            slot = hs_zalloc(sizeof(*slot), slot_destroy);
             slot->history = g_ptr_array_new();
             g_hash_table_insert(room->state, k, slot);
         } else {

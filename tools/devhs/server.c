@@ -239,13 +239,27 @@ const char *hs_header(struct hs_req *r, const char *name)
 
 /* ---- libmicrohttpd callbacks ------------------------------------------------------------- */
 
+static void req_destroy(void *p)
+{
+    struct hs_req *r = p;
+    g_free(r->raw_path);
+    g_free(r->raw_query);
+    g_strfreev(r->seg);
+    if (r->query)
+        g_hash_table_destroy(r->query);
+    if (r->body)
+        g_string_free(r->body, TRUE);
+    json_decref(r->json);
+    free(r->resp);
+}
+
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     struct hs_server *srv = cls;
     g_mutex_lock(&srv->lock);
     srv->active++;
     g_mutex_unlock(&srv->lock);
-    struct hs_req *r = g_new0(struct hs_req, 1);
+    struct hs_req *r = hs_zalloc(sizeof(*r), req_destroy);
     r->hs = srv->hs;
     r->conn = conn;
     r->t_start = g_get_monotonic_time();
@@ -259,27 +273,13 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     return r;
 }
 
-static void req_free(struct hs_req *r)
-{
-    g_free(r->raw_path);
-    g_free(r->raw_query);
-    g_strfreev(r->seg);
-    if (r->query)
-        g_hash_table_destroy(r->query);
-    if (r->body)
-        g_string_free(r->body, TRUE);
-    json_decref(r->json);
-    free(r->resp);
-    g_free(r);
-}
-
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     struct hs_server *srv = cls;
     if (!*req_cls)
         return;
-    req_free(*req_cls);
+    mem_deref(*req_cls);
     *req_cls = NULL;
     g_mutex_lock(&srv->lock);
     if (--srv->active == 0)
@@ -387,9 +387,16 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     log_warn("http: %s", msg);
 }
 
+static void server_destroy(void *p)
+{
+    struct hs_server *s = p;
+    g_mutex_clear(&s->lock);
+    g_cond_clear(&s->idle);
+}
+
 int hs_server_start(struct hs_server **sp, struct hs *hs, int fd)
 {
-    struct hs_server *s = g_new0(struct hs_server, 1);
+    struct hs_server *s = hs_zalloc(sizeof(*s), server_destroy);
     s->hs = hs;
     g_mutex_init(&s->lock);
     g_cond_init(&s->idle);
@@ -404,9 +411,7 @@ int hs_server_start(struct hs_server **sp, struct hs *hs, int fd)
         (size_t)(64 * 1024), MHD_OPTION_END);
     if (!s->d) {
         log_error("cannot start the HTTP daemon");
-        g_mutex_clear(&s->lock);
-        g_cond_clear(&s->idle);
-        g_free(s);
+        mem_deref(s);
         return EIO;
     }
     *sp = s;
@@ -435,7 +440,5 @@ void hs_server_stop(struct hs_server *s, struct hs *hs)
     MHD_stop_daemon(s->d);
     if (lfd != MHD_INVALID_SOCKET)
         close(lfd);
-    g_mutex_clear(&s->lock);
-    g_cond_clear(&s->idle);
-    g_free(s);
+    mem_deref(s);
 }

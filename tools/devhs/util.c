@@ -16,9 +16,31 @@ static void ht_destroy(gpointer p)
     g_hash_table_destroy(p);
 }
 
+void *hs_zalloc(size_t size, mem_destroy_h *dh)
+{
+    void *p = mem_zalloc(size, dh);
+    if (!p)
+        g_error("devhs: out of memory");
+    return p;
+}
+
+static void hs_destroy(void *p)
+{
+    struct hs *hs = p;
+    g_hash_table_destroy(hs->sessions);
+    g_hash_table_destroy(hs->memberships);
+    g_hash_table_destroy(hs->rooms);
+    g_hash_table_destroy(hs->users);
+    g_hash_table_destroy(hs->aliases);
+    g_hash_table_destroy(hs->uia);
+    g_free(hs->fault_match);
+    g_free(hs->base_url);
+    g_mutex_clear(&hs->lock);
+}
+
 struct hs *hs_new(const struct hs_config *cfg)
 {
-    struct hs *hs = g_new0(struct hs, 1);
+    struct hs *hs = hs_zalloc(sizeof(*hs), hs_destroy);
     g_mutex_init(&hs->lock);
     hs->cfg = *cfg;
     hs->next_session_id = 1;
@@ -35,18 +57,7 @@ struct hs *hs_new(const struct hs_config *cfg)
 
 void hs_free(struct hs *hs)
 {
-    if (!hs)
-        return;
-    g_hash_table_destroy(hs->sessions);
-    g_hash_table_destroy(hs->memberships);
-    g_hash_table_destroy(hs->rooms);
-    g_hash_table_destroy(hs->users);
-    g_hash_table_destroy(hs->aliases);
-    g_hash_table_destroy(hs->uia);
-    g_free(hs->fault_match);
-    g_free(hs->base_url);
-    g_mutex_clear(&hs->lock);
-    g_free(hs);
+    mem_deref(hs);
 }
 
 int64_t hs_now_ms(struct hs *hs)

@@ -2,10 +2,10 @@
  * devhs: an in-memory Matrix homeserver (Client-Server API only) used as a test fixture.
  *
  * This header is the model every file of the fixture shares. The whole homeserver is one
- * struct hs behind one mutex: request handlers run on libmicrohttpd's per-connection threads,
- * take hs->lock for the duration of the request, and long-polling /sync waits on hs->cond,
- * which every change broadcasts. One lock is slow by server standards and plenty for a test
- * fixture that serves a few hundred clients, and it keeps every handler free of ordering puzzles.
+ * struct hs behind one mutex: request handlers run on libmicrohttpd's per-connection threads
+ * and take hs->lock for the duration of the request (a long-polling /sync releases it while it
+ * waits). One lock is slow by server standards and plenty for a test fixture that serves a few
+ * hundred clients, and it keeps every handler free of ordering puzzles.
  *
  * Waiting is per user: each user has a condition variable (sharing hs->lock), and a change
  * wakes only the users who can see it — the members of a room for its events, typing and

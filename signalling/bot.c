@@ -152,9 +152,22 @@ static void on_room_event(struct mx_client *mx, const char *room_id, json_t *eve
     }
 }
 
+/* We left a room (or were kicked, or banned): its calls cannot go on there. */
+static void on_left(struct mx_client *mx, const char *room_id, const struct mx_sync_info *si,
+                    void *arg)
+{
+    struct bot *b = arg;
+    log_info("[room=%s] we are no longer in the room: ending its calls", room_id);
+    bot_calls_peer_left(b, room_id, NULL);
+    g_hash_table_remove(b->pending_rings, room_id);
+    if (bot_links_user(b->links, room_id))
+        bot_links_remove_direct(b->links, room_id);
+}
+
 static const struct mx_client_handlers mx_handlers = {
     .room_event = on_room_event,
     .invited = on_invited,
+    .left = on_left,
 };
 
 /* ---- start ---- */

@@ -76,7 +76,7 @@ int bot_calls_ring(struct bot *b, const char *room_id, const char *user);
 void bot_calls_hangup_all(struct bot *b);
 /* Calls of user in the conference (0 if none); hangs them up when hangup is set. */
 unsigned bot_calls_of_user(struct bot *b, const char *conference_id, const char *user, bool hangup);
-/* Hangs up calls in room_id with user (they left the room). */
+/* Hangs up calls in room_id with user (they left the room); user NULL: every call there. */
 void bot_calls_peer_left(struct bot *b, const char *room_id, const char *user);
 /* "@a, @b (on hold)" of the conference, or NULL when nobody is in it; g_free. */
 char *bot_calls_who(struct bot *b, const char *conference_id);

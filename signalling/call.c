@@ -244,11 +244,30 @@ static void on_connected(void *arg)
         c->h->connected(c, c->arg);
 }
 
+static gboolean closed_grace_cb(gpointer data)
+{
+    struct call *c = data;
+    c->closed_timer = 0;
+    logc_warn(c->log_ctx, "the peer closed its media %u ms ago and sent no hangup: hanging up",
+              (unsigned)CLOSED_GRACE_MS);
+    call_hangup(c, CALL_REASON_ICE_TIMEOUT);
+    return G_SOURCE_REMOVE;
+}
+
 static void on_failed(enum media_failure why, const char *detail, void *arg)
 {
     struct call *c = arg;
     if (c->state == CALL_STATE_ENDED)
         return;
+    if (why == MEDIA_FAIL_CLOSED) {
+        /* The peer is hanging up and its m.call.hangup is on the way: ending the call now would
+         * send a hangup of our own, and with a wrong reason. */
+        if (!c->closed_timer) {
+            logc_info(c->log_ctx, "the peer closed its media: waiting for its hangup");
+            c->closed_timer = g_timeout_add(CLOSED_GRACE_MS, closed_grace_cb, c);
+        }
+        return;
+    }
     logc_warn(c->log_ctx, "media failed (%s): %s", media_failure_name(why), detail ? detail : "");
     call_hangup(c, why == MEDIA_FAIL_CONSENT ? CALL_REASON_ICE_TIMEOUT : CALL_REASON_ICE_FAILED);
 }

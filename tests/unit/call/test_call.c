@@ -759,6 +759,25 @@ static void consent_failure_hangs_up_ice_timeout(void **state)
     mem_deref(c);
 }
 
+static void peer_closing_its_media_waits_for_its_hangup(void **state)
+{
+    /* DTLS close_notify: the peer is hanging up; its m.call.hangup follows. */
+    struct call *c = connected_call();
+    fake_media_fail(call_media(c), MEDIA_FAIL_CLOSED);
+    assert_int_equal(rep.ended, 0);
+    assert_int_equal(count_type("m.call.hangup"), 0);
+    run_for(100);
+    assert_int_equal(rep.ended, 0);
+    feed(c, PEER, "m.call.hangup",
+         "{\"call_id\":\"c1\",\"party_id\":\"PEERDEV\",\"version\":\"1\",\"reason\":\"user_"
+         "hangup\"}");
+    assert_int_equal(rep.ended, 1);
+    assert_true(rep.by_remote);
+    assert_int_equal(rep.reason, CALL_REASON_USER_HANGUP);
+    assert_int_equal(count_type("m.call.hangup"), 0);
+    mem_deref(c);
+}
+
 static void media_timeout_after_media_stops(void **state)
 {
     env.media_timeout_ms = 200;
@@ -954,6 +973,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(renegotiation_glare_the_callee_gives_way, setup, teardown),
         cmocka_unit_test_setup_teardown(media_failure_hangs_up_ice_failed, setup, teardown),
         cmocka_unit_test_setup_teardown(consent_failure_hangs_up_ice_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(peer_closing_its_media_waits_for_its_hangup, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(media_timeout_after_media_stops, setup, teardown),
         cmocka_unit_test_setup_teardown(media_timeout_when_media_never_came, setup, teardown),
         cmocka_unit_test_setup_teardown(media_flowing_keeps_the_call, setup, teardown),

@@ -81,6 +81,9 @@ struct mx_client {
     GSource *sync_timer;
     uint32_t sync_backoff_ms;
     enum mx_sync_state sync_state;
+    unsigned sync_refused; /* /sync with our saved token refused (400) in a row */
+
+    bool rate_limit_hinted; /* the operator was told how to lift rate limits */
 };
 
 static inline void mx_guard_enter(struct mx_client *c, struct mx_guard *g)

@@ -208,6 +208,15 @@ static void op_http_done(const struct http_response *resp, void *arg)
             json_decref(ebody);
             return;
         }
+        if (resp->status == 429 && op->c && !op->c->rate_limit_hinted) {
+            /* Synapse's default rc_message (0.2 events/s, bursts of 10) lets a bot answer a
+             * few calls, then holds each answer and hangup for seconds. */
+            op->c->rate_limit_hinted = true;
+            log_warn("mx: the homeserver rate-limits %s: calls wait for their answers and "
+                     "hangups; exempt this account from rate limits (on Synapse: the admin "
+                     "API's users/<user id>/override_ratelimit)",
+                     op->c->user_id);
+        }
         if (op->attempts == 1)
             logc_warn(op->logctx, "mx: %s %s failed (%s), retrying in %s", op->method, op->path,
                       why, mx_delay_str(delay, dbuf));

@@ -6,7 +6,8 @@
  * Failures never spin: network errors and 5xx back off exponentially with jitter, a 429 waits
  * what the server asked, a rejected access token waits a minute (an operator has to act), and
  * each change of state is logged once ("homeserver unreachable ..." / "... reachable again")
- * rather than once per attempt.
+ * rather than once per attempt. A saved token that the homeserver still refuses once the filter
+ * was uploaded afresh is dropped: the sync starts afresh rather than never again.
  *
  * The token file is written synchronously (temp file, fsync, rename): it is a few bytes once
  * per batch, and doing it before the next /sync is what makes the resume exact.
@@ -211,6 +212,17 @@ static void sync_failed(struct mx_client *c, const struct http_response *resp)
         sync_backoff(c, MX_SYNC_RATE_LIMITED, asked ? asked : next_backoff(c), why);
     } else if (resp->status == 0 || mx_transient(resp)) {
         sync_backoff(c, MX_SYNC_UNREACHABLE, asked ? asked : next_backoff(c), why);
+    } else if (resp->status == 400 && c->since && ++c->sync_refused >= 2) {
+        /* Refused again with a freshly uploaded filter: it is the saved token the homeserver
+         * does not know (another homeserver's, or from a database since restored). Synapse
+         * says M_UNKNOWN "Invalid stream token"; retrying it forever would leave us deaf. */
+        log_warn("mx: the homeserver refuses our sync token (%s): starting afresh; what "
+                 "happened while we were away is not acted on",
+                 why);
+        g_free(c->since);
+        c->since = NULL;
+        c->sync_refused = 0;
+        sync_request(c);
     } else {
         /* A homeserver that lost our filter (restored, migrated) refuses its id: upload it
          * again on the next attempt. */
@@ -249,7 +261,10 @@ static void filter_done(const struct http_response *resp, void *arg)
             c->filter = g_strdup(id);
             json_decref(j);
             log_debug("mx: filter %s uploaded", c->filter);
-            sync_recovered(c);
+            /* After a refused /sync the filter was only a suspect: the backoff keeps growing
+             * until a /sync is accepted. */
+            if (c->sync_state != MX_SYNC_REFUSED)
+                sync_recovered(c);
             sync_request(c);
             return;
         }
@@ -318,6 +333,7 @@ static bool handle_join(struct mx_client *c, struct mx_guard *g, const char *roo
     char ctx[MX_ID_MAX + 8];
     snprintf(ctx, sizeof(ctx), "room=%s", room_id);
     struct mx_room *r = mx_rooms_get(c, room_id, false);
+    bool newly_joined = !r || mx_room_self(c, r) != MX_MEMBERSHIP_JOIN;
     if (r && mx_room_self(c, r) == MX_MEMBERSHIP_INVITE) {
         /* What we knew came from the stripped invite state: the full state replaces it. */
         mx_rooms_drop(c, room_id);
@@ -335,7 +351,9 @@ static bool handle_join(struct mx_client *c, struct mx_guard *g, const char *roo
     mx_rooms_set_membership(r, c->user_id, MX_MEMBERSHIP_JOIN);
 
     json_t *tl = json_object_get(v, "timeline");
-    if (!si->initial && json_is_true(json_object_get(tl, "limited")))
+    /* A room joined since the last batch comes with a window of its history, which Synapse
+     * always marks limited: only a gap in a room we were following loses anything. */
+    if (!si->initial && !newly_joined && json_is_true(json_object_get(tl, "limited")))
         logc_warn(ctx, "mx: /sync timeline was limited: earlier events were skipped");
     json_array_foreach(events_of(v, "timeline"), i, ev)
     {
@@ -466,6 +484,7 @@ static void sync_done(const struct http_response *resp, void *arg)
         return;
     }
     sync_recovered(c);
+    c->sync_refused = 0;
     char *next = g_strdup(nb);
     c->in_batch = true;
     bool alive = handle_batch(c, root);

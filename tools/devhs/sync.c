@@ -13,8 +13,8 @@
  * at the start of the timeline plus the last `limit` visible events (limited when more exist);
  * an incremental one gives the events after S, with state events in the timeline and, when the
  * window had to be cut, the state that changed between S and the start of the timeline. A
- * room joined since S is sent like an initial sync of that room; a room left since S appears
- * once under rooms.leave.
+ * room joined since S is sent like an initial sync of that room, but always marked limited as
+ * Synapse does; a room left since S appears once under rooms.leave.
  */
 #include "tools/devhs/hs.h"
 
@@ -186,6 +186,10 @@ static json_t *room_entry(struct sync_ctx *c, struct hs_room *room, bool full, u
     bool limited, gap;
     uint64_t tstart;
     json_t *tl = timeline(c, room, full ? 0 : c->since, upto, &limited, &tstart, &gap);
+    /* Like Synapse: a room joined since the token is always "limited", however short its
+     * history (the client has no earlier timeline of it to join this one to). */
+    if (full && joined && !c->initial)
+        limited = true;
     bool whole_state = full || c->full_state;
     json_t *state = whole_state || gap ? state_section(c, room, tstart, whole_state) : json_array();
     json_t *eph = joined ? ephemeral(c, room, full) : json_array();

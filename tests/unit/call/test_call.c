@@ -226,6 +226,8 @@ static void in_free(struct in *in)
 }
 
 static void decode(struct in *in, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void decode(struct in *in, const char *type, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -245,6 +247,8 @@ static void decode(struct in *in, const char *type, const char *fmt, ...)
 }
 
 /* Feeds one event of type to c as from sender. */
+static void feed(struct call *c, const char *sender, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static void feed(struct call *c, const char *sender, const char *type, const char *fmt, ...)
 {
     va_list ap;

@@ -1,8 +1,9 @@
 /*
  * The call state machine (signalling/call.c) against a fake media session
  * (fake_media_session.c, linked instead of media/session.c) and a send() that records every
- * event: the m.call.* exchange for answering, ringing, renegotiation, failures and the protocol's
- * corner cases, driven on the GLib main loop until the expected event shows up (bounded).
+ * event (call_harness.c): the m.call.* exchange for answering, ringing, renegotiation, failures
+ * and the protocol's corner cases, driven on the GLib main loop until the expected event shows
+ * up (bounded).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -18,309 +19,8 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "signalling/call.h"
+#include "tests/unit/call/call_harness.h"
 #include "tests/unit/call/fake_media_session.h"
-
-#define ROOM "!room:hs"
-#define PEER "@alice:hs"
-#define OURS "BOTDEV"
-#define WAIT 3000 /* ms: the longest any condition may take */
-
-/* ---- what the call sent, what it reported ---- */
-
-struct sent {
-    char *room;
-    char *type;
-    json_t *content;
-};
-
-static GPtrArray *sent; /* struct sent * */
-static int send_error;
-
-static struct {
-    unsigned connected, held_changes, ended;
-    bool held;
-    enum call_hangup_reason reason;
-    bool by_remote;
-} rep;
-
-static GPtrArray *log_lines; /* char * */
-
-static void free_sent(gpointer p)
-{
-    struct sent *s = p;
-    g_free(s->room);
-    g_free(s->type);
-    json_decref(s->content);
-    g_free(s);
-}
-
-static int fake_send(void *arg, const char *room_id, const char *type, json_t *content)
-{
-    if (send_error)
-        return send_error;
-    struct sent *s = g_new0(struct sent, 1);
-    s->room = g_strdup(room_id);
-    s->type = g_strdup(type);
-    s->content = json_deep_copy(content);
-    g_ptr_array_add(sent, s);
-    return 0;
-}
-
-static void on_connected(struct call *c, void *arg)
-{
-    rep.connected++;
-}
-
-static void on_hold(struct call *c, bool held, void *arg)
-{
-    rep.held_changes++;
-    rep.held = held;
-}
-
-static void on_ended(struct call *c, enum call_hangup_reason reason, bool by_remote, void *arg)
-{
-    rep.ended++;
-    rep.reason = reason;
-    rep.by_remote = by_remote;
-}
-
-static const struct call_handlers handlers = {
-    .connected = on_connected,
-    .hold_changed = on_hold,
-    .ended = on_ended,
-};
-
-static void log_sink(enum log_level level, const char *line, void *arg)
-{
-    g_ptr_array_add(log_lines, g_strdup(line));
-}
-
-static bool logged(const char *a, const char *b)
-{
-    for (guint i = 0; i < log_lines->len; i++) {
-        const char *l = g_ptr_array_index(log_lines, i);
-        if (strstr(l, a) && (!b || strstr(l, b)))
-            return true;
-    }
-    return false;
-}
-
-static struct call_env env;
-
-static int setup(void **state)
-{
-    sent = g_ptr_array_new_with_free_func(free_sent);
-    log_lines = g_ptr_array_new_with_free_func(g_free);
-    log_set_level(LOG_LVL_DEBUG);
-    log_set_sink(log_sink, NULL);
-    memset(&rep, 0, sizeof(rep));
-    send_error = 0;
-    env = (struct call_env){
-        .party_id = OURS,
-        .invite_lifetime_ms = 60000,
-        .media_timeout_ms = 0,
-        .gather_wait_ms = 100,
-        .send = fake_send,
-    };
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    log_set_sink(NULL, NULL);
-    g_ptr_array_free(sent, TRUE);
-    g_ptr_array_free(log_lines, TRUE);
-    return 0;
-}
-
-/* ---- the loop ---- */
-
-static gboolean expire(gpointer data)
-{
-    *(bool *)data = true;
-    return G_SOURCE_REMOVE;
-}
-
-/* Runs the main loop until cond holds or ms pass; returns cond. */
-static bool run_until(bool (*cond)(const void *), const void *arg, unsigned ms)
-{
-    bool expired = false;
-    guint t = g_timeout_add(ms, expire, &expired);
-    while (!cond(arg) && !expired)
-        g_main_context_iteration(NULL, TRUE);
-    if (!expired)
-        g_source_remove(t);
-    return cond(arg);
-}
-
-static bool never(const void *arg)
-{
-    return false;
-}
-
-/* Lets ms of timers run (for "nothing else happens" checks). */
-static void run_for(unsigned ms)
-{
-    run_until(never, NULL, ms);
-}
-
-static unsigned count_type(const char *type)
-{
-    unsigned n = 0;
-    for (guint i = 0; i < sent->len; i++)
-        n += strcmp(((struct sent *)g_ptr_array_index(sent, i))->type, type) == 0;
-    return n;
-}
-
-/* The n-th (0-based) event of type sent, or NULL. */
-static json_t *nth(const char *type, unsigned n)
-{
-    for (guint i = 0; i < sent->len; i++) {
-        struct sent *s = g_ptr_array_index(sent, i);
-        if (strcmp(s->type, type) == 0 && n-- == 0)
-            return s->content;
-    }
-    return NULL;
-}
-
-struct want {
-    const char *type;
-    unsigned n;
-};
-
-static bool have(const void *arg)
-{
-    const struct want *w = arg;
-    return count_type(w->type) >= w->n;
-}
-
-#define WAIT_SENT(type_, n_) assert_true(run_until(have, &(struct want){(type_), (n_)}, WAIT))
-
-static bool ended(const void *arg)
-{
-    return rep.ended > 0;
-}
-
-static const char *str(json_t *o, const char *path)
-{
-    /* "a.b" -> o["a"]["b"] */
-    char **parts = g_strsplit(path, ".", -1);
-    json_t *v = o;
-    for (char **p = parts; *p && v; p++)
-        v = json_object_get(v, *p);
-    g_strfreev(parts);
-    return json_string_value(v);
-}
-
-/* ---- events from the peer ---- */
-
-/* Decodes text as content of type into a call_event; the JSON is kept for the event's life. */
-struct in {
-    json_t *json;
-    struct call_event ev;
-};
-
-static void in_free(struct in *in)
-{
-    json_decref(in->json);
-}
-
-static void decode(struct in *in, const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void decode(struct in *in, const char *type, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *text = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    json_error_t je;
-    in->json = json_loads(text, 0, &je);
-    if (!in->json)
-        fail_msg("bad test JSON (%s): %s", je.text, text);
-    g_free(text);
-    enum call_event_type t;
-    assert_int_equal(call_event_type_parse(type, &t), 0);
-    char err[256];
-    int e = call_event_decode(&in->ev, t, in->json, err, sizeof(err));
-    if (e)
-        fail_msg("test event does not decode: %s", err);
-}
-
-/* Feeds one event of type to c as from sender. */
-static void feed(struct call *c, const char *sender, const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void feed(struct call *c, const char *sender, const char *type, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *text = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    struct in in;
-    decode(&in, type, "%s", text);
-    g_free(text);
-    call_handle_event(c, sender, &in.ev);
-    in_free(&in);
-}
-
-/* An invite from PEER (party PEERDEV, version 1) answered by us. */
-static struct call *answer_invite(const char *sdp)
-{
-    struct in in;
-    decode(&in, "m.call.invite",
-           "{\"call_id\":\"c1\",\"party_id\":\"PEERDEV\",\"version\":\"1\",\"lifetime\":60000,"
-           "\"offer\":{\"type\":\"offer\",\"sdp\":\"%s\"}}",
-           sdp);
-    struct call *c = NULL;
-    char err[256];
-    assert_int_equal(call_answer(&c, &env, ROOM, PEER, &in.ev, &handlers, NULL, err, sizeof(err)),
-                     0);
-    in_free(&in);
-    assert_non_null(c);
-    return c;
-}
-
-/* An answered call whose media connected: answer sent, all candidates in it. */
-static struct call *connected_call(void)
-{
-    struct call *c = answer_invite("v=0 offer");
-    fake_media_local_candidate(fake_media_last, "candidate:1 1 udp 1 127.0.0.1 5000 typ host");
-    fake_media_gathering_done(fake_media_last);
-    assert_int_equal(count_type("m.call.answer"), 1);
-    fake_media_connected(fake_media_last);
-    assert_int_equal(call_get_state(c), CALL_STATE_CONNECTED);
-    assert_int_equal(rep.connected, 1);
-    return c;
-}
-
-/* call_ring to PEER with the invite out (gathering finished at once). */
-static struct call *ringing_call(void)
-{
-    struct call *c = NULL;
-    assert_int_equal(call_ring(&c, &env, ROOM, PEER, &handlers, NULL), 0);
-    assert_true(fake_media_offerer(fake_media_last));
-    fake_media_local_candidate(fake_media_last, "candidate:1 1 udp 1 127.0.0.1 5000 typ host");
-    fake_media_gathering_done(fake_media_last);
-    assert_int_equal(count_type("m.call.invite"), 1);
-    assert_int_equal(call_get_state(c), CALL_STATE_RINGING);
-    return c;
-}
-
-static json_t *candidates_of(json_t *content)
-{
-    return json_object_get(content, "candidates");
-}
-
-static bool has_candidate(json_t *content, const char *cand)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(candidates_of(content), i, v)
-    {
-        if (strcmp(str(v, "candidate"), cand) == 0)
-            return true;
-    }
-    return false;
-}
 
 /* ---- answering ---- */
 
@@ -703,8 +403,7 @@ static void renegotiation_glare_the_callee_gives_way(void **state)
     mem_deref(c);
 
     /* We rang (we are the caller): we keep ours and ignore theirs. */
-    memset(&rep, 0, sizeof(rep));
-    g_ptr_array_set_size(sent, 0);
+    reset_reports();
     c = ringing_call();
     feed(c, PEER, "m.call.answer",
          "{\"call_id\":\"%s\",\"party_id\":\"A\",\"version\":\"1\","
@@ -733,8 +432,7 @@ static void media_failure_hangs_up_ice_failed(void **state)
     static const enum media_failure fails[] = {MEDIA_FAIL_ICE, MEDIA_FAIL_DTLS,
                                                MEDIA_FAIL_FINGERPRINT};
     for (size_t i = 0; i < G_N_ELEMENTS(fails); i++) {
-        memset(&rep, 0, sizeof(rep));
-        g_ptr_array_set_size(sent, 0);
+        reset_reports();
         struct call *c = answer_invite("v=0 offer");
         fake_media_gathering_done(fake_media_last);
         fake_media_fail(call_media(c), fails[i]);
@@ -876,12 +574,10 @@ static void select_answer_of_another_party_ends_quietly(void **state)
          "{\"call_id\":\"c1\",\"party_id\":\"PEERDEV\",\"version\":\"1\","
          "\"selected_party_id\":\"" OURS "\"}");
     assert_int_equal(rep.ended, 0);
-    memset(&rep, 0, sizeof(rep));
     call_hangup(c, CALL_REASON_USER_HANGUP);
     mem_deref(c);
 
-    memset(&rep, 0, sizeof(rep));
-    g_ptr_array_set_size(sent, 0);
+    reset_reports();
     c = answer_invite("v=0 offer");
     fake_media_gathering_done(fake_media_last);
     feed(c, PEER, "m.call.select_answer",

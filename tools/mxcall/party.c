@@ -307,7 +307,7 @@ static json_t *corrupted(json_t *content)
 {
     static const char *const keys[] = {"offer", "answer", "description"};
     json_t *copy = json_deep_copy(content);
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < G_N_ELEMENTS(keys); i++) {
         json_t *desc = json_object_get(copy, keys[i]);
         const char *sdp = json_string_value(json_object_get(desc, "sdp"));
         const char *fp = sdp ? strstr(sdp, "a=fingerprint:") : NULL;

@@ -220,6 +220,8 @@ test('Element (matrix-js-sdk in Chromium) meets the group room conference three 
     throw err;
   }
 
+  // The pages go first, so that their clients do not see the homeserver vanish.
+  await browser.close();
   const status = await st.stop();
   stopped = true;
   assert.equal(status.code, 0, `switchboard exited with ${JSON.stringify(status)}\n` +

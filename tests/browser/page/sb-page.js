@@ -174,16 +174,20 @@
 
   function waitForSync(client) {
     return new Promise((resolve, reject) => {
-      const check = (state, _prev, data) => {
+      const timer = setTimeout(() => {
+        client.off(sdk.ClientEvent.Sync, check);
+        reject(new Error('initial sync did not finish within 20 s'));
+      }, 20000);
+      function check(state, _prev, data) {
         if (state === 'PREPARED' || state === 'SYNCING') {
+          clearTimeout(timer);
           client.off(sdk.ClientEvent.Sync, check);
           resolve();
         } else if (state === 'ERROR') {
           note(`sync error: ${data?.error}`);
         }
-      };
+      }
       client.on(sdk.ClientEvent.Sync, check);
-      setTimeout(() => reject(new Error('initial sync did not finish within 20 s')), 20000);
     });
   }
 

@@ -152,7 +152,10 @@ export class Browser {
     return parts.join('\n');
   }
 
+  // Closes the browser (and its profile) and the page server; again is a no-op.
   async close() {
+    if (this.closed) return;
+    this.closed = true;
     try {
       await this.browser.close();
     } finally {

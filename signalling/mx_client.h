@@ -99,7 +99,9 @@ bool mx_room_is_encrypted(struct mx_client *c, const char *room_id);
  * JSON; below HTTP, the http_response err). body is borrowed: json_incref() to keep it. */
 typedef void(mx_done_h)(int err, const char *errcode, json_t *body, void *arg);
 
-/* Queues an event for room_id (content is borrowed: it is serialised at once). */
+/* Queues an event for room_id (content is borrowed: it is serialised at once). Events of one
+ * call (m.call.* with the same call_id) are sent in the order queued, and so are a room's other
+ * events; different calls do not wait for each other. */
 int mx_send_event(struct mx_client *c, const char *room_id, const char *type, json_t *content,
                   mx_done_h *h, void *arg);
 

@@ -1,8 +1,11 @@
 /*
- * Per-room send queues. Call signalling is order-sensitive inside a room (the answer must land
- * before its candidates, a hangup after the invite), so each room sends one event at a time in
- * the order they were queued; rooms are independent, so one room's retries never hold up
- * another's.
+ * Send queues. Call signalling is order-sensitive inside a call (the answer must land before its
+ * candidates, a hangup after the invite), so each call (a room's m.call.* events with one
+ * call_id) sends one event at a time in the order they were queued, and so does each room for
+ * its other events. Nothing orders one call against another: with one queue per room, a room
+ * everyone calls at once would have its answers sent one round trip after another, which on
+ * Synapse (a send takes 100 ms and more in a busy room) put seconds between the first caller's
+ * set-up and the sixteenth's. Queues are independent, so one's retries never hold up another.
  *
  * Each event gets its transaction id when queued: a per-process random prefix plus a counter,
  * so ids never repeat across restarts, and every retry of the event reuses it, which makes the
@@ -27,7 +30,7 @@ struct mx_send {
 
 struct mx_send_queue {
     struct mx_client *c;
-    char *room_id;
+    char *key; /* room id, or room id and call id */
     char *logctx;
     GQueue waiting;           /* struct mx_send *, not started */
     struct mx_send *inflight; /* head, running as an op */
@@ -51,7 +54,7 @@ static void queue_free(gpointer data)
     while ((s = g_queue_pop_head(&q->waiting)))
         send_free(s);
     send_free(q->inflight);
-    g_free(q->room_id);
+    g_free(q->key);
     g_free(q->logctx);
     g_free(q);
 }
@@ -95,7 +98,7 @@ static void queue_next(struct mx_send_queue *q)
     while (!q->inflight) {
         struct mx_send *s = g_queue_pop_head(&q->waiting);
         if (!s) {
-            g_hash_table_remove(c->queues, q->room_id); /* frees q */
+            g_hash_table_remove(c->queues, q->key); /* frees q */
             return;
         }
         int err = queue_start(q, s);
@@ -143,6 +146,15 @@ static void send_fin(int err, const char *errcode, json_t *body, void *arg)
     queue_next(q);
 }
 
+/* The queue an event waits in: its call's, or its room's (g_free). */
+static char *queue_key(const char *room_id, const char *type, json_t *content)
+{
+    const char *call_id = json_string_value(json_object_get(content, "call_id"));
+    if (g_str_has_prefix(type, "m.call.") && call_id && call_id[0])
+        return g_strconcat(room_id, " ", call_id, NULL);
+    return g_strdup(room_id);
+}
+
 int mx_send_event(struct mx_client *c, const char *room_id, const char *type, json_t *content,
                   mx_done_h *h, void *arg)
 {
@@ -169,14 +181,17 @@ int mx_send_event(struct mx_client *c, const char *room_id, const char *type, js
 
     if (!c->queues)
         c->queues = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, queue_free);
-    struct mx_send_queue *q = g_hash_table_lookup(c->queues, room_id);
+    char *key = queue_key(room_id, type, content);
+    struct mx_send_queue *q = g_hash_table_lookup(c->queues, key);
     if (!q) {
         q = g_new0(struct mx_send_queue, 1);
         q->c = c;
-        q->room_id = g_strdup(room_id);
+        q->key = key;
         q->logctx = g_strdup_printf("room=%s", room_id);
         g_queue_init(&q->waiting);
-        g_hash_table_insert(c->queues, q->room_id, q);
+        g_hash_table_insert(c->queues, q->key, q);
+    } else {
+        g_free(key);
     }
     logc_debug(q->logctx, "mx: queued %s (txn %s, %u ahead)", type, txn,
                g_queue_get_length(&q->waiting) + (q->inflight ? 1 : 0));
@@ -188,7 +203,7 @@ int mx_send_event(struct mx_client *c, const char *room_id, const char *type, js
     int err = queue_start(q, s);
     if (err) {
         send_free(s);
-        g_hash_table_remove(c->queues, room_id); /* it was idle, so now empty */
+        g_hash_table_remove(c->queues, q->key); /* it was idle, so now empty */
         return err;
     }
     c->pending_sends++;

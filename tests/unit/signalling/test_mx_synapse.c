@@ -2,9 +2,10 @@
  * The Matrix client against what Synapse does and the development homeserver used not to: a
  * room joined since the last batch always arrives "limited" (with our own join event twice in
  * its timeline), a saved sync token Synapse does not know is refused with 400 M_UNKNOWN
- * "Invalid stream token", and the default rc_message lets a bot send only bursts of 10 events
- * before every send is answered 429. The scripted homeserver (fake_hs.h) plays those answers;
- * the harness is mx_test_util.h.
+ * "Invalid stream token", the default rc_message lets a bot send only bursts of 10 events
+ * before every send is answered 429, and each send into a busy room takes 100 ms and more, so
+ * that answering a room's callers one after another adds up to seconds. The scripted homeserver
+ * (fake_hs.h) plays those answers; the harness is mx_test_util.h.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -181,6 +182,50 @@ static void test_rate_limit_hint_once(void **state)
     tc_free(&t);
 }
 
+static void send_in(struct tc *t, const char *type, const char *json, int order)
+{
+    json_t *c = content(json);
+    assert_int_equal(mx_send_event(t->mx, "!r:hs", type, c, on_done, (void *)(intptr_t)order), 0);
+    json_decref(c);
+}
+
+static void test_calls_in_one_room_do_not_wait_for_each_other(void **state)
+{
+    /* Everyone in a room calls at once: each answer must not wait for the others' round trips
+     * (on Synapse 100 ms and more each), while each call keeps its own order. */
+    struct tc t;
+    tc_init(&t, NULL);
+    struct hs_rule *stuck = hs_rule("PUT", "/send/m.call.invite/", 503, "{}", -1);
+    send_in(&t, "m.call.invite", "{'call_id':'A','version':'1'}", 0);
+    send_in(&t, "m.call.candidates", "{'call_id':'A','version':'1','candidates':[]}", 1);
+    struct hs_at_least retrying = {"PUT", "/send/m.call.invite/", 2};
+    assert_true(run_until(hs_reqs_at_least, &retrying, 5000));
+    send_in(&t, "m.call.answer", "{'call_id':'B','version':'1'}", 2);
+    send_in(&t, "m.call.candidates", "{'call_id':'B','version':'1','candidates':[]}", 3);
+    send_in(&t, "m.room.message", "{'msgtype':'m.notice','body':'hi'}", 4);
+    assert_true(run_until(done_at_least, (void *)3, 5000));
+    /* B's answer, then its candidates; the notice in between or around them. */
+    int pos[5] = {-1, -1, -1, -1, -1};
+    for (int i = 0; i < 3; i++)
+        pos[D.order[i]] = i;
+    assert_true(pos[2] >= 0 && pos[3] >= 0 && pos[4] >= 0);
+    assert_true(pos[2] < pos[3]);
+    assert_int_equal(hs_count("PUT", "/send/m.call.candidates/"), 1); /* not A's yet */
+    assert_int_equal(mx_client_pending_sends(t.mx), 2);
+
+    hs_rule_set_remaining(stuck, 0);
+    assert_true(run_until(done_at_least, (void *)5, 5000));
+    assert_int_equal(D.order[3], 0);
+    assert_int_equal(D.order[4], 1);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(D.err[i], 0);
+    GPtrArray *cands = hs_reqs("PUT", "/send/m.call.candidates/");
+    assert_int_equal(cands->len, 2);
+    assert_non_null(strstr(HS_REQ(cands, 1)->body, "\"A\""));
+    g_ptr_array_unref(cands);
+    tc_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +236,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refused_filter_then_accepted_keeps_token, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit_hint_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_calls_in_one_room_do_not_wait_for_each_other, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -167,6 +167,7 @@ int main(int argc, char **argv)
         config_diag_reset(&diag);
         return 1;
     }
+    config_diag_reset(&diag);
     log_set_level(cfg->log_level);
     int status = run(cfg);
     mem_deref(cfg);

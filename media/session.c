@@ -175,7 +175,9 @@ static int apply(struct media_session *s, const struct sdp_audio_params *p, char
             .dtmf_pt = p->dtmf_pt,
             .level_ext_id = p->level_ext_id,
             .fec = p->opus_fec,
-            .dtx = p->opus_dtx,
+            /* Never DTX, whatever the peer accepts: what we send is a mix, and a steady sound
+             * in it (music, a tone) would reach the peer as comfort noise. */
+            .dtx = false,
             .bitrate = s->cfg.opus_bitrate,
             .complexity = s->cfg.opus_complexity,
             .local_ssrc = s->ssrc,

@@ -112,7 +112,8 @@ int mx_request(struct mx_client *c, const char *method, const char *path, json_t
                mx_done_h *h, void *arg);
 
 /* Logs in with a password (m.login.password) without a client: the handler's body holds
- * access_token and device_id. For tools (mxcall); the password is never logged. */
+ * access_token and device_id. For tools (mxcall); the password is never logged. Rate limiting
+ * (429) is waited out, for up to a minute; any other failure is final. */
 int mx_login_password(struct http_client *http, const char *homeserver, const char *user,
                       const char *password, mx_done_h *h, void *arg);
 

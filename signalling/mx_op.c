@@ -5,8 +5,9 @@
  * after an exponential, jittered backoff; a retried request gives up at its deadline with
  * ETIMEDOUT. Any other 4xx fails at once with EPROTO and the Matrix errcode.
  *
- * mx_request() and mx_login_password() are thin wrappers; the send queues (mx_send.c) run
- * their head event through the same machinery.
+ * mx_request() and mx_login_password() are thin wrappers (a login is retried on 429 alone:
+ * after any other failure it may have happened); the send queues (mx_send.c) run their head
+ * event through the same machinery.
  */
 #include "signalling/mx_internal.h"
 
@@ -28,6 +29,7 @@ struct mx_op {
     char *body;
     char *logctx;
     bool retry;
+    bool only_429; /* retry rate limiting alone (a login: a lost answer may have made a device) */
     gint64 deadline_us;
     uint32_t backoff_ms;
     uint32_t backoff_max_ms;
@@ -191,7 +193,7 @@ static void op_http_done(const struct http_response *resp, void *arg)
     else
         snprintf(why, sizeof(why), "%s", resp->error ? resp->error : "network error");
 
-    if (op->retry && mx_transient(resp)) {
+    if (op->retry && (op->only_429 ? resp->status == 429 : mx_transient(resp))) {
         uint32_t delay;
         if (ra >= 0) {
             delay = ra < MX_RETRY_FLOOR_MS ? MX_RETRY_FLOOR_MS : (uint32_t)ra;
@@ -224,10 +226,9 @@ static void op_http_done(const struct http_response *resp, void *arg)
             logc_debug(op->logctx, "mx: %s %s failed again (%s), retrying in %s", op->method,
                        op->path, why, mx_delay_str(delay, dbuf));
         json_decref(ebody);
-        if (op->c)
-            op->timer = mx_timer_start(op->c, delay, op_retry_timer, op);
-        else
-            op_finish(op, ETIMEDOUT, NULL, NULL); /* unreachable: logins never retry */
+        op->timer = g_timeout_source_new(delay);
+        g_source_set_callback(op->timer, op_retry_timer, op, NULL);
+        g_source_attach(op->timer, op->ctx);
         return;
     }
 
@@ -356,10 +357,13 @@ int mx_login_password(struct http_client *http, const char *homeserver, const ch
     char *hs = g_strdup(homeserver);
     while (*hs && hs[strlen(hs) - 1] == '/')
         hs[strlen(hs) - 1] = '\0';
-    struct mx_op_params p = {.method = "POST", .path = "/login", .body = b};
-    struct mx_retry_policy none = {0};
+    /* Synapse lets 3 logins in from one address, then one every 6 s (rc_login): a tool
+     * starting many parties at once has to wait its turn. */
+    struct mx_op_params p = {.method = "POST", .path = "/login", .body = b, .retry = true};
+    struct mx_retry_policy rate_limited = {.min_ms = 1000, .max_ms = 10000, .give_up_ms = 60000};
     GMainContext *ctx = g_main_context_ref_thread_default();
-    struct mx_op *op = op_new(http, ctx, hs, &p, &none);
+    struct mx_op *op = op_new(http, ctx, hs, &p, &rate_limited);
+    op->only_429 = true;
     g_main_context_unref(ctx);
     g_free(hs);
     struct mx_user_done *ud = g_new(struct mx_user_done, 1);

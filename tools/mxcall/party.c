@@ -565,6 +565,8 @@ static void logged_in(int err, const char *errcode, json_t *body, void *arg)
     const char *token = json_string_value(json_object_get(body, "access_token"));
     const char *user = json_string_value(json_object_get(body, "user_id"));
     const char *device = json_string_value(json_object_get(body, "device_id"));
+    if (p->state == PARTY_DONE)
+        return; /* timed out while the login waited out a rate limit */
     if (err || !token || !user) {
         log_error("[party=%s] login failed: %s", p->cfg->user,
                   errcode ? errcode : strerror(err ? err : EPROTO));

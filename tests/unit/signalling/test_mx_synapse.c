@@ -4,8 +4,9 @@
  * its timeline), a saved sync token Synapse does not know is refused with 400 M_UNKNOWN
  * "Invalid stream token", the default rc_message lets a bot send only bursts of 10 events
  * before every send is answered 429, and each send into a busy room takes 100 ms and more, so
- * that answering a room's callers one after another adds up to seconds. The scripted homeserver
- * (fake_hs.h) plays those answers; the harness is mx_test_util.h.
+ * that answering a room's callers one after another adds up to seconds; logins from one address
+ * beyond 3 are answered 429 too. The scripted homeserver (fake_hs.h) plays those answers; the
+ * harness is mx_test_util.h.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -226,6 +227,36 @@ static void test_calls_in_one_room_do_not_wait_for_each_other(void **state)
     tc_free(&t);
 }
 
+static void test_login_waits_out_rate_limit(void **state)
+{
+    /* Synapse's rc_login: 3 logins from one address, then 429 with retry_after_ms. */
+    struct tc t;
+    tc_init(&t, NULL);
+    hs_rule("POST", "/login", 429, "{'errcode':'M_LIMIT_EXCEEDED','retry_after_ms':200}", 2);
+    hs_rule("POST", "/login", 200, "{'access_token':'tok2','device_id':'DEV2','user_id':'@u:hs'}",
+            1);
+    hs_rule("POST", "/login", 500, "{'errcode':'M_UNKNOWN'}", 1);
+    char *hs = hs_url();
+    assert_int_equal(mx_login_password(t.http, hs, "u", "hunter2", on_done, (void *)0), 0);
+    assert_true(run_until(done_at_least, (void *)1, 5000));
+    assert_int_equal(D.err[0], 0);
+    assert_string_equal(json_string_value(json_object_get(D.body[0], "access_token")), "tok2");
+    GPtrArray *l = hs_reqs("POST", "/login");
+    assert_int_equal(l->len, 3);
+    assert_true(hs_gap_ms(l, 1) >= 150);
+    assert_true(hs_gap_ms(l, 2) >= 150);
+    g_ptr_array_unref(l);
+
+    /* Anything else is final: the login may have happened, and a retry would make a device. */
+    assert_int_equal(mx_login_password(t.http, hs, "u", "hunter2", on_done, (void *)1), 0);
+    assert_true(run_until(done_at_least, (void *)2, 5000));
+    assert_int_equal(D.err[1], EPROTO);
+    assert_int_equal(hs_count("POST", "/login"), 4);
+    assert_null(strstr(logged->str, "hunter2"));
+    g_free(hs);
+    tc_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +269,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rate_limit_hint_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_calls_in_one_room_do_not_wait_for_each_other, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_login_waits_out_rate_limit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,7 +24,7 @@
 #include "media/worker.h"
 #include "signalling/bot.h"
 
-#define SHUTDOWN_TIMEOUT_MS 5000
+#define SHUTDOWN_TIMEOUT_MS 20000 /* a rate-limited homeserver may delay the hangups */
 #define GATHER_WAIT_MS      200
 
 struct daemon {

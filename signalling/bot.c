@@ -16,6 +16,8 @@
 #include "base/mem.h"
 
 #define SHUTDOWN_POLL_MS 50
+/* Commands older than this are history (a room just joined), not requests. */
+#define COMMAND_MAX_AGE_MS 60000
 
 bool bot_user_allowed(const struct bot *b, const char *user)
 {
@@ -67,6 +69,32 @@ static bool seen_before(struct bot *b, const char *event_id)
     g_hash_table_add(b->recent_set, b->recent[b->recent_next]);
     b->recent_next = (b->recent_next + 1) % BOT_RECENT_EVENTS;
     return false;
+}
+
+int64_t bot_event_age_ms(json_t *event)
+{
+    json_t *age = json_object_get(json_object_get(event, "unsigned"), "age");
+    if (json_is_integer(age))
+        return json_integer_value(age);
+    json_t *ts = json_object_get(event, "origin_server_ts");
+    if (json_is_integer(ts))
+        return g_get_real_time() / 1000 - json_integer_value(ts);
+    return 0;
+}
+
+/* Calls and commands in an encrypted room arrive as m.room.encrypted, which the bot cannot read
+ * (it has no E2EE device yet): say so once per room instead of staying silent. */
+static void encrypted_event(struct bot *b, const char *room_id)
+{
+    if (g_hash_table_contains(b->encrypted_warned, room_id))
+        return;
+    g_hash_table_add(b->encrypted_warned, g_strdup(room_id));
+    log_warn("[room=%s] the room is end-to-end encrypted: its calls and commands cannot be read "
+             "(no E2EE device yet)",
+             room_id);
+    bot_notice(b, room_id,
+               "This room is end-to-end encrypted and I cannot read encrypted calls or commands "
+               "yet. Call me from an unencrypted room, or type !call in one.");
 }
 
 /* ---- Matrix client handlers ---- */
@@ -143,12 +171,24 @@ static void on_room_event(struct mx_client *mx, const char *room_id, json_t *eve
         bot_calls_handle_event(b, room_id, event);
         return;
     }
+    if (strcmp(type, "m.room.encrypted") == 0) {
+        encrypted_event(b, room_id);
+        return;
+    }
     if (strcmp(type, "m.room.message") == 0) {
         json_t *content = json_object_get(event, "content");
         const char *msgtype = json_string_value(json_object_get(content, "msgtype"));
         const char *body = json_string_value(json_object_get(content, "body"));
-        if (msgtype && body && strcmp(msgtype, "m.text") == 0 && body[0] == '!')
-            bot_commands_handle(b, room_id, sender, body);
+        if (!msgtype || !body || strcmp(msgtype, "m.text") != 0 || body[0] != '!')
+            return;
+        /* A room we just joined hands us its history: an old "!call" must not ring now. */
+        int64_t age = bot_event_age_ms(event);
+        if (age > COMMAND_MAX_AGE_MS) {
+            log_info("[room=%s] ignoring a command from %s sent %lld s ago", room_id, sender,
+                     (long long)(age / 1000));
+            return;
+        }
+        bot_commands_handle(b, room_id, sender, body);
     }
 }
 
@@ -252,6 +292,8 @@ static void bot_destroy(void *data)
         g_hash_table_destroy(b->conferences);
     if (b->recent_set)
         g_hash_table_destroy(b->recent_set);
+    if (b->encrypted_warned)
+        g_hash_table_destroy(b->encrypted_warned);
     mem_deref(b->mx);
     mem_deref(b->links);
     mem_deref(b->http);
@@ -278,6 +320,7 @@ int bot_alloc(struct bot **bp, const struct bot_cfg *cfg)
     b->conferences = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, bot_conf_free);
     b->pending_rings = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, bot_ring_free);
     b->recent_set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    b->encrypted_warned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
     int err = http_client_alloc(&b->http, NULL);
     if (!err)

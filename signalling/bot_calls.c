@@ -146,17 +146,6 @@ static bool malformed_invite_for_us(struct bot *b, const char *room_id, json_t *
 
 /* ---- invites ---- */
 
-static int64_t event_age_ms(json_t *event)
-{
-    json_t *age = json_object_get(json_object_get(event, "unsigned"), "age");
-    if (json_is_integer(age))
-        return json_integer_value(age);
-    json_t *ts = json_object_get(event, "origin_server_ts");
-    if (json_is_integer(ts))
-        return g_get_real_time() / 1000 - json_integer_value(ts);
-    return 0;
-}
-
 /* An outbound call of ours ringing user in room_id (glare candidate), or NULL. */
 static struct bot_call *ringing_call_to(struct bot *b, const char *room_id, const char *user)
 {
@@ -187,7 +176,7 @@ static void handle_invite(struct bot *b, const char *room_id, const char *sender
                    mx_room_joined_count(b->mx, room_id));
         return;
     }
-    int64_t age = event_age_ms(event);
+    int64_t age = bot_event_age_ms(event);
     if (age > (int64_t)ev->u.invite.lifetime_ms) {
         logc_info(ctx, "ignoring an expired invite (age %lld ms, lifetime %u ms)", (long long)age,
                   ev->u.invite.lifetime_ms);

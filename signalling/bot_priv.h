@@ -35,6 +35,7 @@ struct bot {
     char *recent[BOT_RECENT_EVENTS];
     unsigned recent_next;
     GHashTable *recent_set;
+    GHashTable *encrypted_warned; /* rooms told that the bot cannot read them */
 
     bool stopping;
     guint stop_timer;
@@ -66,6 +67,9 @@ struct bot_ring {
 bool bot_user_allowed(const struct bot *b, const char *user);
 void bot_notice(struct bot *b, const char *room_id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* How old an event is (unsigned.age, else from origin_server_ts), in ms. */
+int64_t bot_event_age_ms(json_t *event);
 
 /* The conference a call in room_id joins. */
 const char *bot_conference_of(const struct bot *b, const char *room_id);

@@ -169,6 +169,14 @@ test('glare: the bot rings while the user calls it; one call survives, no ghost'
       assert.equal(hangup.content.reason, 'replaced');
       const answers = await roomEvents(carol, carolDm, { type: 'm.call.answer', callId: loser });
       assert.equal(answers.length, 0, `round ${round}: the losing call ${loser} was answered`);
+    } else if (oursSent && st.sb.logLines(new RegExp(`call=${ours} .*glare:`)).length === 0) {
+      // Her invite reached the bot before her "!call" did (they travel in different send
+      // queues): no glare at all, the bot answered and declined to ring her a second time.
+      outcome = 'no glare: the invite came first';
+      assert.equal(res.call_id, ours);
+      await waitFor(async () => (await notices(carol, carolDm, bot.userId))
+        .some((b) => b.includes('you already have a call')), 10000,
+      { message: 'the bot declines !call during a call' });
     } else if (oursSent) {
       // The bot's ring was still being prepared: it gave way before its invite left.
       outcome = 'the bot gave way';

@@ -242,7 +242,7 @@ void bot_calls_handle_event(struct bot *b, const char *room_id, json_t *event)
         const char *refuse_id;
         if (t == CALL_EV_INVITE && malformed_invite_for_us(b, room_id, content, &refuse_id) &&
             bot_user_allowed(b, sender) && !g_hash_table_contains(b->calls, refuse_id))
-            refuse(b, room_id, refuse_id, e == EPROTONOSUPPORT);
+            refuse(b, room_id, refuse_id, false);
         return;
     }
 

@@ -128,19 +128,12 @@ static int get_description(json_t *obj, const char *key, const char *want_type, 
     return 0;
 }
 
-static int get_version(json_t *content, int *version)
+/* The spec: the number 0 is version 0; "1" and any other value (a numeric 1, "2", a namespaced
+ * string) is read as version 1, so that later versions stay understood. */
+static int get_version(json_t *content)
 {
     json_t *v = json_object_get(content, "version");
-    if (json_is_integer(v) && (json_integer_value(v) == 0 || json_integer_value(v) == 1)) {
-        *version = (int)json_integer_value(v);
-        return 0;
-    }
-    if (json_is_string(v) &&
-        (strcmp(json_string_value(v), "0") == 0 || strcmp(json_string_value(v), "1") == 0)) {
-        *version = json_string_value(v)[0] - '0';
-        return 0;
-    }
-    return EPROTONOSUPPORT;
+    return json_is_integer(v) && json_integer_value(v) == 0 ? 0 : 1;
 }
 
 static int decode_candidates(struct call_event *ev, json_t *content, char *err, size_t errlen)
@@ -204,11 +197,7 @@ int call_event_decode(struct call_event *ev, enum call_event_type type, json_t *
     if (!ev->call_id[0])
         return fail(err, errlen, "'call_id' is empty");
 
-    if (get_version(content, &ev->version)) {
-        if (err && errlen)
-            snprintf(err, errlen, "unsupported VoIP version");
-        return EPROTONOSUPPORT;
-    }
+    ev->version = get_version(content);
 
     e = get_string(content, "party_id", ev->version >= 1, CALL_ID_MAX, &ev->party_id, err, errlen);
     if (e)

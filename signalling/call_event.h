@@ -54,7 +54,7 @@ struct call_event {
     enum call_event_type type;
     const char *call_id;
     const char *party_id; /* NULL for version 0 */
-    int version;          /* 0 or 1 */
+    int version;          /* 0 (the number 0), else 1: the spec reads every other value as 1 */
     union {
         struct {
             const char *sdp;
@@ -88,10 +88,8 @@ int call_event_type_parse(const char *type, enum call_event_type *out);
 const char *call_event_type_name(enum call_event_type t);
 
 /*
- * Decodes the content of an event of the given type. Returns 0; EBADMSG with a message in err
- * for malformed content (missing or mistyped fields, over-long values, a bad SDP type);
- * EPROTONOSUPPORT for a version other than 0 and 1 (call_id is still set when it was readable,
- * so the caller can refuse the call by id).
+ * Decodes the content of an event of the given type. Returns 0, or EBADMSG with a message in
+ * err for malformed content (missing or mistyped fields, over-long values, a bad SDP type).
  */
 int call_event_decode(struct call_event *ev, enum call_event_type type, json_t *content, char *err,
                       size_t errlen);

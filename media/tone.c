@@ -20,18 +20,9 @@
 #include <string.h>
 
 #include "base/mem.h"
+#include "media/pcm.h"
 
 #define FULL_SCALE 32767.0
-
-static inline int16_t sat16(double v)
-{
-    long s = lrint(v);
-    if (s > INT16_MAX)
-        return INT16_MAX;
-    if (s < INT16_MIN)
-        return INT16_MIN;
-    return (int16_t)s;
-}
 
 double tone_dbfs_amplitude(double dbfs)
 {
@@ -75,14 +66,14 @@ static void gen_normalise(struct tone_gen *g)
 void tone_gen_fill(struct tone_gen *g, int16_t *pcm, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        pcm[i] = sat16(g->amp * gen_next(g));
+        pcm[i] = pcm_sat16(g->amp * gen_next(g));
     gen_normalise(g);
 }
 
 void tone_gen_add(struct tone_gen *g, int16_t *pcm, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        pcm[i] = sat16(pcm[i] + g->amp * gen_next(g));
+        pcm[i] = pcm_sat16(pcm[i] + g->amp * gen_next(g));
     gen_normalise(g);
 }
 

@@ -18,6 +18,7 @@
 
 #include "base/log.h"
 #include "base/mem.h"
+#include "media/pcm.h"
 
 #define WAV_DEFAULT_RATE 48000u
 #define FMT_PCM          0x0001
@@ -65,16 +66,6 @@ static const char *fourcc(const uint8_t *id, char out[12])
     else
         snprintf(out, 12, "0x%08x", le32(id));
     return out;
-}
-
-static inline int16_t sat16(double v)
-{
-    long s = lrint(v);
-    if (s > INT16_MAX)
-        return INT16_MAX;
-    if (s < INT16_MIN)
-        return INT16_MIN;
-    return (int16_t)s;
 }
 
 /* ---- reading ---- */
@@ -161,7 +152,7 @@ static int resample(const struct src *s, unsigned in_rate, int16_t *out, size_t 
             double h = tab[base - 1] * t + tab[base] * (1.0 - t);
             acc += src_at(s, (size_t)(j + k)) * h;
         }
-        out[i] = sat16(acc);
+        out[i] = pcm_sat16(acc);
     }
     free(tab);
     return 0;
@@ -321,7 +312,7 @@ int wav_decode(const uint8_t *buf, size_t len, unsigned out_rate, int16_t **pcmp
         return ENOMEM;
     if (f.rate == out_rate) {
         for (size_t i = 0; i < nout; i++)
-            pcm[i] = sat16(src_at(&s, i));
+            pcm[i] = pcm_sat16(src_at(&s, i));
     } else {
         err = resample(&s, f.rate, pcm, nout, out_rate);
         if (err) {

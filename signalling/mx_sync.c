@@ -15,13 +15,11 @@
 #include "signalling/mx_internal.h"
 
 #include "base/log.h"
+#include "base/statefile.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* Short timelines on the initial sync (history, not news) and every member's state, which
  * the room model needs to count who is in a call's room. */
@@ -51,26 +49,22 @@ static bool valid_token(const char *t)
 
 /* --- next_batch persistence --- */
 
-static char *token_path(const struct mx_client *c)
-{
-    return g_build_filename(c->state_dir, "sync_token", NULL);
-}
+#define TOKEN_FILE "sync_token"
 
 static void token_load(struct mx_client *c)
 {
     if (!c->state_dir)
         return;
-    char *path = token_path(c);
-    struct stat st;
     char *data = NULL;
-    gsize len = 0;
-    if (stat(path, &st) != 0) {
-        if (errno != ENOENT)
-            log_warn("mx: cannot read %s: %s; starting afresh", path, g_strerror(errno));
-    } else if (st.st_size > MX_TOKEN_MAX + 2) {
-        log_warn("mx: %s is too large to be a sync token; starting afresh", path);
-    } else if (!g_file_get_contents(path, &data, &len, NULL)) {
-        log_warn("mx: cannot read %s; starting afresh", path);
+    size_t len = 0;
+    int err = statefile_read(c->state_dir, TOKEN_FILE, MX_TOKEN_MAX + 2, &data, &len);
+    if (err == EFBIG) {
+        log_warn("mx: %s/%s is too large to be a sync token; starting afresh", c->state_dir,
+                 TOKEN_FILE);
+    } else if (err) {
+        if (err != ENOENT)
+            log_warn("mx: cannot read %s/%s: %s; starting afresh", c->state_dir, TOKEN_FILE,
+                     g_strerror(err));
     } else {
         if (memchr(data, '\0', len))
             data[0] = '\0'; /* embedded NUL: garbage */
@@ -80,61 +74,23 @@ static void token_load(struct mx_client *c)
             c->since = g_strdup(data);
             log_info("mx: resuming sync from the saved token");
         } else {
-            log_warn("mx: %s does not hold a valid sync token; starting afresh", path);
+            log_warn("mx: %s/%s does not hold a valid sync token; starting afresh", c->state_dir,
+                     TOKEN_FILE);
         }
     }
     g_free(data);
-    g_free(path);
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return errno;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
 }
 
 static void token_save(struct mx_client *c, const char *tok)
 {
     if (!c->state_dir)
         return;
-    char *path = token_path(c);
-    char *tmp = g_strconcat(path, ".tmp", NULL);
-    int err = 0;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        err = errno;
-    } else {
-        err = write_all(fd, tok, strlen(tok));
-        if (!err)
-            err = write_all(fd, "\n", 1);
-        if (!err && fsync(fd) != 0)
-            err = errno;
-        if (close(fd) != 0 && !err)
-            err = errno;
-        if (!err && rename(tmp, path) != 0)
-            err = errno;
-    }
-    if (err) {
-        log_error("mx: cannot save the sync token to %s: %s", path, g_strerror(err));
-        unlink(tmp);
-    } else {
-        /* The rename itself is durable only once the directory is. */
-        int dfd = open(c->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-    }
-    g_free(tmp);
-    g_free(path);
+    char *line = g_strconcat(tok, "\n", NULL);
+    int err = statefile_write(c->state_dir, TOKEN_FILE, line, strlen(line));
+    if (err)
+        log_error("mx: cannot save the sync token to %s/%s: %s", c->state_dir, TOKEN_FILE,
+                  g_strerror(err));
+    g_free(line);
 }
 
 /* --- failure handling --- */

@@ -160,7 +160,7 @@ static void recv_handler(const uint8_t *pkt, size_t len, bool rtcp, void *arg)
         audio_stream_warn_limited(as, &as->rl_malformed, now, "malformed RTP", err);
         return;
     }
-    bool opus = h.pt == as->opus_pt;
+    bool opus = h.pt == as->pt;
     if (!opus && (!as->dtmf_pt || h.pt != as->dtmf_pt)) {
         ctr_add(&as->rx_unknown_pt, 1);
         if (audio_stream_ratelimit(&as->rl_pt, now)) {
@@ -399,7 +399,7 @@ int audio_stream_write(struct audio_stream *as, const int16_t pcm[AUDIO_FRAME_SA
 
     uint8_t buf[RTP_MAX_PACKET + MEDIA_TRANSPORT_TRAILER];
     uint8_t ext[8], lv;
-    struct rtp_hdr h = {.pt = as->opus_pt, .ts = frame_ts, .marker = as->tx_gap};
+    struct rtp_hdr h = {.pt = as->pt, .ts = frame_ts, .marker = as->tx_gap};
     if (as->level_ext_id) {
         uint8_t level = audio_level_dbov(pcm, AUDIO_FRAME_SAMPLES);
         lv = rtp_audio_level_encode(audio_level_is_voice(level), level);
@@ -520,9 +520,11 @@ static void destroy(void *arg)
 int audio_stream_alloc(struct audio_stream **asp, struct media_transport *t,
                        const struct audio_stream_cfg *cfg)
 {
-    if (!asp || !t || !t->send || !cfg || cfg->opus_pt > 127 || cfg->dtmf_pt > 127 ||
-        (cfg->dtmf_pt && cfg->dtmf_pt == cfg->opus_pt))
+    if (!asp || !t || !t->send || !cfg || cfg->pt > 127 || cfg->dtmf_pt > 127 ||
+        (cfg->dtmf_pt && cfg->dtmf_pt == cfg->pt))
         return EINVAL;
+    if (cfg->codec != AUDIO_CODEC_OPUS)
+        return ENOTSUP; /* the other codecs are not carried yet */
 
     struct audio_stream *as = mem_zalloc(sizeof(*as), destroy);
     if (!as)
@@ -534,7 +536,7 @@ int audio_stream_alloc(struct audio_stream **asp, struct media_transport *t,
     as->lock_ok = true;
     as->clock = cfg->clock ? cfg->clock : mono_clock;
     as->clock_arg = cfg->clock_arg;
-    as->opus_pt = cfg->opus_pt;
+    as->pt = cfg->pt;
     as->dtmf_pt = cfg->dtmf_pt;
     as->level_ext_id = cfg->level_ext_id;
     as->fec = cfg->fec;

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "media/audio_codec.h"
 #include "media/transport.h"
 
 #define AUDIO_RATE          48000
@@ -30,16 +31,17 @@ struct audio_stream;
 typedef uint64_t(audio_clock_h)(void *arg);
 
 struct audio_stream_cfg {
-    uint8_t opus_pt;      /* negotiated payload type of opus/48000/2 */
-    uint8_t dtmf_pt;      /* telephone-event/48000, 0 when not negotiated */
-    uint8_t level_ext_id; /* RFC 6464 ssrc-audio-level extension id, 0 when not negotiated */
-    bool fec;             /* encode with Opus in-band FEC (peer's useinbandfec=1) */
-    bool dtx;             /* peer accepts DTX (usedtx=1) */
-    uint32_t bitrate;     /* Opus target bits/s, 0 for the default (32000) */
-    uint32_t local_ssrc;  /* 0: pick a random one */
-    const char *cname;    /* RTCP CNAME; copied */
-    const char *log_ctx;  /* "room=... call=... party=..."; copied */
-    int complexity;       /* Opus encoder complexity 1..10; 0 or negative: the default (5) */
+    enum audio_codec codec; /* what the negotiation chose (AUDIO_CODEC_OPUS is 0) */
+    uint8_t pt;             /* its negotiated payload type */
+    uint8_t dtmf_pt;        /* telephone-event/48000, 0 when not negotiated */
+    uint8_t level_ext_id;   /* RFC 6464 ssrc-audio-level extension id, 0 when not negotiated */
+    bool fec;               /* encode with Opus in-band FEC (peer's useinbandfec=1) */
+    bool dtx;               /* peer accepts DTX (usedtx=1) */
+    uint32_t bitrate;       /* Opus target bits/s, 0 for the default (32000) */
+    uint32_t local_ssrc;    /* 0: pick a random one */
+    const char *cname;      /* RTCP CNAME; copied */
+    const char *log_ctx;    /* "room=... call=... party=..."; copied */
+    int complexity;         /* Opus encoder complexity 1..10; 0 or negative: the default (5) */
     /* NULL: CLOCK_MONOTONIC. A simulation passes its own clock; the stream's random choices
      * (sequence and timestamp bases, RTCP intervals) then derive from local_ssrc, so that runs
      * repeat exactly. */
@@ -88,7 +90,7 @@ typedef void(audio_dtmf_h)(char digit, uint16_t duration_ms, void *arg);
 /* Installs the stream as t's receiver. t is not owned: it must stop delivering (be closed)
  * before the last reference to the stream is dropped, and still exist then (the stream unhooks
  * itself from it). EINVAL for a missing transport, a payload type above 127, or a dtmf_pt equal
- * to opus_pt. */
+ * to pt. */
 int audio_stream_alloc(struct audio_stream **asp, struct media_transport *t,
                        const struct audio_stream_cfg *cfg);
 

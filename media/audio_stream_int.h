@@ -33,7 +33,7 @@ struct audio_stream {
     int64_t wall_offset_us; /* CLOCK_REALTIME - clock at alloc: NTP times for RTCP */
     char *cname;
     char *log_ctx;
-    uint8_t opus_pt, dtmf_pt, level_ext_id;
+    uint8_t pt, dtmf_pt, level_ext_id;
     bool fec, dtx;
     uint32_t ssrc;
 

@@ -170,8 +170,14 @@ static int apply(struct media_session *s, const struct sdp_audio_params *p, char
         webrtc_transport_remote_gathering_done(s->transport);
 
     if (!s->audio) {
+        enum audio_codec codec;
+        if (audio_codec_from_name(p->codec, &codec)) {
+            snprintf(err, errlen, "no audio stream for codec %s", p->codec);
+            return ENOTSUP;
+        }
         struct audio_stream_cfg ac = {
-            .opus_pt = p->pt,
+            .codec = codec,
+            .pt = p->pt,
             .dtmf_pt = p->dtmf_pt,
             .level_ext_id = p->level_ext_id,
             .fec = p->opus_fec,

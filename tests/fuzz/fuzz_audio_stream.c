@@ -60,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sim_now = 1000000;
     struct media_transport t = {.send = discard};
     struct audio_stream_cfg cfg = {
-        .opus_pt = 111,
+        .pt = 111,
         .dtmf_pt = 101,
         .level_ext_id = 1,
         .fec = true,

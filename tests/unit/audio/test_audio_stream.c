@@ -214,7 +214,7 @@ struct pair {
 static struct audio_stream_cfg base_cfg(struct pair *p, uint32_t ssrc, const char *name)
 {
     struct audio_stream_cfg c = {
-        .opus_pt = OPUS_PT,
+        .pt = OPUS_PT,
         .dtmf_pt = DTMF_PT,
         .level_ext_id = LEVEL_ID,
         .local_ssrc = ssrc,

@@ -97,6 +97,8 @@ void conf_member_set_muted(struct conf_member *mb, bool muted);
 bool conf_member_muted(const struct conf_member *mb);
 
 const char *conf_member_label(const struct conf_member *mb);
+/* The room the member is in (valid while the member is). */
+struct conf_room *conf_member_room(const struct conf_member *mb);
 
 struct conf_member_stats {
     uint64_t ticks;        /* frames read from and written to the port */

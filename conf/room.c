@@ -224,6 +224,11 @@ const char *conf_member_label(const struct conf_member *mb)
     return mb ? mb->label : NULL;
 }
 
+struct conf_room *conf_member_room(const struct conf_member *mb)
+{
+    return mb ? mb->room : NULL;
+}
+
 void conf_member_get_stats(const struct conf_member *mb, struct conf_member_stats *st)
 {
     memset(st, 0, sizeof(*st));

@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "conf/conf.h"
+#include "conf/registry.h"
 #include "daemon/config.h"
 #include "media/dtls.h"
 #include "media/worker.h"
@@ -71,6 +72,7 @@ static int run(const struct config *cfg)
     struct dtls_identity *identity = NULL;
     struct media_workers *workers = NULL;
     struct conf_mixer *mixer = NULL;
+    struct conf_registry *conferences = NULL;
     struct daemon d = {0};
     int status = 1;
 
@@ -86,6 +88,8 @@ static int run(const struct config *cfg)
         log_error("cannot start mixer clocks: %s", strerror(err));
         goto out;
     }
+    if ((err = conf_registry_alloc(&conferences, mixer)))
+        goto out;
 
     struct bot_cfg bc = {
         .mx =
@@ -98,7 +102,7 @@ static int run(const struct config *cfg)
             },
         .allowed_users = cfg->matrix.allowed_users.v,
         .n_allowed_users = cfg->matrix.allowed_users.n,
-        .mixer = mixer,
+        .conferences = conferences,
         .call =
             {
                 .workers = workers,
@@ -140,6 +144,7 @@ static int run(const struct config *cfg)
 
 out:
     mem_deref(d.bot);
+    mem_deref(conferences);
     mem_deref(mixer);
     mem_deref(workers);
     mem_deref(identity);

@@ -288,8 +288,6 @@ static void bot_destroy(void *data)
     }
     if (b->pending_rings)
         g_hash_table_destroy(b->pending_rings);
-    if (b->conferences)
-        g_hash_table_destroy(b->conferences);
     if (b->recent_set)
         g_hash_table_destroy(b->recent_set);
     if (b->encrypted_warned)
@@ -317,7 +315,6 @@ int bot_alloc(struct bot **bp, const struct bot_cfg *cfg)
     b->env.send = send_room_event;
     b->env.send_arg = b;
     b->calls = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, bot_call_free);
-    b->conferences = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, bot_conf_free);
     b->pending_rings = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, bot_ring_free);
     b->recent_set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     b->encrypted_warned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);

@@ -18,14 +18,14 @@
 #include "signalling/mx_client.h"
 
 struct bot;
-struct conf_mixer;
+struct conf_registry;
 
 struct bot_cfg {
     struct mx_client_cfg mx;
     char *const *allowed_users; /* globs */
     size_t n_allowed_users;
-    struct conf_mixer *mixer;
-    struct call_env call; /* send / send_arg / party_id are filled in by the bot */
+    struct conf_registry *conferences; /* shared with the SIP side: both join rooms' mixes */
+    struct call_env call;              /* send / send_arg / party_id are filled in by the bot */
 };
 
 int bot_alloc(struct bot **bp, const struct bot_cfg *cfg);

@@ -12,51 +12,17 @@
 
 #include "base/log.h"
 #include "base/mem.h"
-#include "conf/conf.h"
+#include "conf/registry.h"
 #include "media/session.h"
 
 void bot_call_free(gpointer p)
 {
     struct bot_call *bc = p;
     if (bc->member)
-        conf_member_leave(bc->member);
+        conf_registry_leave(bc->bot->cfg.conferences, bc->member);
     mem_deref(bc->call);
     g_free(bc->conference_id);
     g_free(bc);
-}
-
-void bot_conf_free(gpointer p)
-{
-    struct bot_conf *bf = p;
-    mem_deref(bf->room);
-    g_free(bf->id);
-    g_free(bf);
-}
-
-static struct bot_conf *conference_get(struct bot *b, const char *id)
-{
-    struct bot_conf *bf = g_hash_table_lookup(b->conferences, id);
-    if (bf)
-        return bf;
-    bf = g_new0(struct bot_conf, 1);
-    bf->id = g_strdup(id);
-    if (conf_room_alloc(&bf->room, b->cfg.mixer, id)) {
-        g_free(bf->id);
-        g_free(bf);
-        return NULL;
-    }
-    g_hash_table_insert(b->conferences, bf->id, bf);
-    log_info("[conf=%s] conference opened", id);
-    return bf;
-}
-
-static void conference_release_if_empty(struct bot *b, const char *id)
-{
-    struct bot_conf *bf = g_hash_table_lookup(b->conferences, id);
-    if (bf && conf_room_count(bf->room) == 0) {
-        log_info("[conf=%s] conference closed", id);
-        g_hash_table_remove(b->conferences, id);
-    }
 }
 
 /* ---- call handlers ---- */
@@ -66,15 +32,15 @@ static void on_call_connected(struct call *c, void *arg)
     struct bot_call *bc = arg;
     struct bot *b = bc->bot;
     struct audio_stream *as = media_session_audio(call_media(c));
-    struct bot_conf *bf = conference_get(b, bc->conference_id);
-    if (!as || !bf) {
-        logc_error(call_log_ctx(c), "cannot join the conference");
+    if (!as) {
+        logc_error(call_log_ctx(c), "cannot join the conference: no audio stream");
         call_hangup(c, CALL_REASON_UNKNOWN_ERROR);
         return;
     }
     struct conf_port port;
     conf_port_from_audio_stream(&port, as);
-    int err = conf_room_join(bf->room, &port, call_peer_user(c), &bc->member);
+    int err = conf_registry_join(b->cfg.conferences, bc->conference_id, &port, call_peer_user(c),
+                                 &bc->member);
     if (err) {
         logc_error(call_log_ctx(c), "cannot join the conference: %s", strerror(err));
         call_hangup(c, CALL_REASON_UNKNOWN_ERROR);
@@ -82,7 +48,7 @@ static void on_call_connected(struct call *c, void *arg)
     }
     conf_member_set_muted(bc->member, call_is_held(c));
     logc_info(call_log_ctx(c), "joined conference %s (%u in it)", bc->conference_id,
-              conf_room_count(bf->room));
+              conf_room_count(conf_member_room(bc->member)));
 }
 
 static void on_call_hold(struct call *c, bool held, void *arg)
@@ -96,14 +62,11 @@ static void on_call_ended(struct call *c, enum call_hangup_reason reason, bool b
 {
     struct bot_call *bc = arg;
     struct bot *b = bc->bot;
-    char *conference = g_strdup(bc->conference_id);
     if (bc->member) {
-        conf_member_leave(bc->member);
+        conf_registry_leave(b->cfg.conferences, bc->member);
         bc->member = NULL;
     }
     g_hash_table_remove(b->calls, call_id(c)); /* frees bc */
-    conference_release_if_empty(b, conference);
-    g_free(conference);
 }
 
 static const struct call_handlers call_handlers = {
@@ -325,18 +288,20 @@ void bot_calls_peer_left(struct bot *b, const char *room_id, const char *user)
     hangup_matching(b, NULL, room_id, user, NULL, true);
 }
 
+static bool who_add(struct conf_member *mb, void *arg)
+{
+    GString *s = arg;
+    g_string_append_printf(s, "%s%s%s", s->len ? ", " : "", conf_member_label(mb),
+                           conf_member_muted(mb) ? " (on hold)" : "");
+    return true;
+}
+
 char *bot_calls_who(struct bot *b, const char *conference_id)
 {
+    struct conf_room *room = conf_registry_find(b->cfg.conferences, conference_id);
+    if (!room)
+        return NULL;
     GString *s = g_string_new(NULL);
-    GHashTableIter it;
-    gpointer v;
-    g_hash_table_iter_init(&it, b->calls);
-    while (g_hash_table_iter_next(&it, NULL, &v)) {
-        struct bot_call *bc = v;
-        if (!bc->member || strcmp(bc->conference_id, conference_id) != 0)
-            continue;
-        g_string_append_printf(s, "%s%s%s", s->len ? ", " : "", call_peer_user(bc->call),
-                               call_is_held(bc->call) ? " (on hold)" : "");
-    }
+    conf_room_foreach(room, who_add, s);
     return g_string_free(s, s->len == 0);
 }

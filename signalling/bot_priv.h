@@ -12,7 +12,6 @@
 #include "signalling/bot_links.h"
 
 struct http_client;
-struct conf_room;
 struct conf_member;
 
 #define BOT_RECENT_EVENTS 1024
@@ -28,7 +27,6 @@ struct bot {
     struct call_env env;
 
     GHashTable *calls;         /* call_id -> struct bot_call * */
-    GHashTable *conferences;   /* conference id (a room id) -> struct bot_conf * */
     GHashTable *pending_rings; /* direct room id -> struct bot_ring * */
 
     /* Event ids handled lately: a homeserver that replays must not make us act twice. */
@@ -49,11 +47,6 @@ struct bot_call {
     struct call *call;
     char *conference_id;
     struct conf_member *member;
-};
-
-struct bot_conf {
-    char *id;
-    struct conf_room *room;
 };
 
 struct bot_ring {
@@ -82,10 +75,9 @@ void bot_calls_hangup_all(struct bot *b);
 unsigned bot_calls_of_user(struct bot *b, const char *conference_id, const char *user, bool hangup);
 /* Hangs up calls in room_id with user (they left the room); user NULL: every call there. */
 void bot_calls_peer_left(struct bot *b, const char *room_id, const char *user);
-/* "@a, @b (on hold)" of the conference, or NULL when nobody is in it; g_free. */
+/* "@a, +1555 (on hold)" of the conference, or NULL when nobody is in it; g_free. */
 char *bot_calls_who(struct bot *b, const char *conference_id);
 void bot_call_free(gpointer p);
-void bot_conf_free(gpointer p);
 
 /* bot_commands.c */
 void bot_commands_handle(struct bot *b, const char *room_id, const char *sender, const char *body);

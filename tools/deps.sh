@@ -7,9 +7,11 @@ SB_BUILD_PACKAGES=(
   build-essential cmake pkg-config
   libnice-dev libsrtp2-dev libopus-dev libssl-dev libglib2.0-dev libcurl4-openssl-dev
   libjansson-dev libyaml-dev libmicrohttpd-dev libcmocka-dev
+  libsofia-sip-ua-dev libsofia-sip-ua-glib-dev libspandsp-dev libspeexdsp-dev
 )
 SB_TEST_PACKAGES=(
   clang libclang-rt-14-dev chromium sox
+  kamailio baresip-core sip-tester
 )
 
 sb_missing_packages() {

@@ -48,6 +48,11 @@ void bot_notice(struct bot *b, const char *room_id, const char *fmt, ...)
     json_decref(content);
 }
 
+void bot_post_notice(struct bot *b, const char *room_id, const char *text)
+{
+    bot_notice(b, room_id, "%s", text);
+}
+
 static int send_room_event(void *arg, const char *room_id, const char *type, json_t *content)
 {
     struct bot *b = arg;

@@ -40,4 +40,7 @@ void bot_shutdown(struct bot *b, uint32_t timeout_ms, bot_stopped_h *done, void 
 
 unsigned bot_call_count(const struct bot *b);
 
+/* Posts text as an m.notice in room_id (for the SIP side's dial progress). */
+void bot_post_notice(struct bot *b, const char *room_id, const char *text);
+
 #endif

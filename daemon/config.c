@@ -1,13 +1,15 @@
 /*
  * switchboard's config schema: one table per section, the validators its values go through,
  * and the cross-field checks (exactly one access token source, port range order, the state
- * folder's parent). Reading files and the load / --check-config entry points live in
- * config_load.c; the engine that applies these tables is config_schema.c.
+ * folder's parent). The sip: section has a file of its own (config_sip.c). Reading files and the
+ * load / --check-config entry points live in config_load.c; the engine that applies these tables is
+ * config_schema.c.
  *
  * Key names here are an interface: operators' files and outside tests use them verbatim.
  */
 #include "daemon/config.h"
 #include "daemon/config_schema.h"
+#include "daemon/config_sip.h"
 
 #include "base/mem.h"
 
@@ -30,7 +32,7 @@ static bool is_host_char(char c)
 }
 
 /* "host", "host:port", "1.2.3.4:8448", "[::1]:8448" as in URLs and Matrix server names. */
-static bool valid_host_port(const char *s, size_t len)
+bool config_valid_host_port(const char *s, size_t len)
 {
     size_t i = 0;
     if (len && s[0] == '[') {
@@ -92,7 +94,7 @@ static bool check_http_url(struct config_ctx *ctx, const struct config_field *f,
         config_error(ctx, line, "%s: must not contain user credentials", name);
         return false;
     }
-    if (!valid_host_port(rest, alen)) {
+    if (!config_valid_host_port(rest, alen)) {
         config_error(ctx, line, "%s: '%s' does not have a valid host[:port]", name,
                      config_quote(q, sizeof(q), s, strlen(s)));
         return false;
@@ -105,7 +107,7 @@ static bool check_http_url(struct config_ctx *ctx, const struct config_field *f,
 
 /* @localpart:server_name. Localparts are checked against the historical grammar (any printable
  * ASCII but ':') because old accounts still use it; server names as in the spec. */
-static bool check_user_id(struct config_ctx *ctx, const struct config_field *f, const char *name,
+bool config_check_user_id(struct config_ctx *ctx, const struct config_field *f, const char *name,
                           unsigned line, char **value)
 {
     const char *s = *value;
@@ -115,7 +117,7 @@ static bool check_user_id(struct config_ctx *ctx, const struct config_field *f, 
     for (const char *p = s + 1; ok && p < colon; p++)
         ok = *p > 0x20 && *p < 0x7f;
     if (ok)
-        ok = valid_host_port(colon + 1, len - (size_t)(colon + 1 - s));
+        ok = config_valid_host_port(colon + 1, len - (size_t)(colon + 1 - s));
     if (!ok) {
         char q[64];
         config_error(ctx, line,
@@ -144,7 +146,7 @@ static bool check_token(struct config_ctx *ctx, const struct config_field *f, co
     return false;
 }
 
-static bool check_user_glob(struct config_ctx *ctx, const struct config_field *f, const char *name,
+bool config_check_user_glob(struct config_ctx *ctx, const struct config_field *f, const char *name,
                             unsigned line, char **value)
 {
     const char *s = *value;
@@ -167,7 +169,7 @@ static int ip_family_of(const char *s)
     return 0;
 }
 
-static bool check_ip(struct config_ctx *ctx, const struct config_field *f, const char *name,
+bool config_check_ip(struct config_ctx *ctx, const struct config_field *f, const char *name,
                      unsigned line, char **value)
 {
     const char *s = *value;
@@ -276,6 +278,7 @@ static void check_top(struct config_ctx *ctx, const char *path, unsigned line,
                       const struct config_seen *seen, void *obj)
 {
     struct config *cfg = obj;
+    config_sip_finish(ctx, &cfg->sip, config_seen_get(&top_section, seen, "sip")->present);
     const struct config_seen *sd = config_seen_get(&top_section, seen, "state_dir");
     if (!sd->valid || !cfg->state_dir)
         return;
@@ -322,7 +325,7 @@ static const struct config_field matrix_fields[] = {
      .type = CONFIG_T_STRING,
      .flags = CONFIG_F_REQUIRED,
      .offset = M(config_matrix, user_id),
-     .check = check_user_id},
+     .check = config_check_user_id},
     {.key = "access_token",
      .type = CONFIG_T_STRING,
      .flags = CONFIG_F_SECRET,
@@ -336,7 +339,7 @@ static const struct config_field matrix_fields[] = {
      .type = CONFIG_T_STRV,
      .flags = CONFIG_F_REQUIRED | CONFIG_F_NONEMPTY,
      .offset = M(config_matrix, allowed_users),
-     .check = check_user_glob},
+     .check = config_check_user_glob},
     {.key = "sync_timeout_ms",
      .type = CONFIG_T_INT,
      .offset = M(config_matrix, sync_timeout_ms),
@@ -357,7 +360,7 @@ static const struct config_field media_fields[] = {
      .type = CONFIG_T_STRING,
      .flags = CONFIG_F_REQUIRED,
      .offset = M(config_media, ip),
-     .check = check_ip},
+     .check = config_check_ip},
     {.key = "port_min",
      .type = CONFIG_T_INT,
      .offset = M(config_media, port_min),
@@ -462,6 +465,7 @@ static const struct config_field top_fields[] = {
      .offset = M(config, conference),
      .sub = &conference_section},
     {.key = "calls", .type = CONFIG_T_SECTION, .offset = M(config, calls), .sub = &calls_section},
+    {.key = "sip", .type = CONFIG_T_SECTION, .offset = M(config, sip), .sub = &config_sip_section},
     {.key = "log_level",
      .type = CONFIG_T_ENUM,
      .offset = M(config, log_level),

@@ -26,7 +26,7 @@
 
 /* Config files larger than this are refused unread. */
 #define CONFIG_MAX_FILE_SIZE (1024 * 1024)
-/* An access_token_file larger than this cannot hold a token. */
+/* An access_token_file (or a SIP password_file) larger than this cannot hold a token. */
 #define CONFIG_MAX_TOKEN_FILE_SIZE (64 * 1024)
 
 /* A list of strings; v[i] are mem-allocated, owned by the config. */
@@ -64,6 +64,72 @@ struct config_calls {
     int invite_lifetime_ms; /* default 60000 */
 };
 
+/* sip.trunks[i] */
+struct config_sip_trunk {
+    char *name;                /* unique; names the trunk in logs and !sip status */
+    char *registrar;           /* "sip:host[:port][;transport=...]"; NULL: IP-authenticated */
+    char *proxy;               /* where outbound INVITEs go; NULL: the registrar */
+    char *username;            /* digest user (required with a registrar) */
+    char *password;            /* SECRET: never log. From the file when one is given */
+    char *password_file;       /* absolute path the password came from, or NULL */
+    char *from_user;           /* user part of From: in outbound calls; default username */
+    struct config_strv codecs; /* "opus" | "g722" | "pcmu" | "pcma", preference order */
+    int srtp;                  /* enum config_sip_srtp */
+    struct config_strv allowed_sources; /* CIDRs; inbound requests from elsewhere get 403 */
+    int register_expires_s;             /* default 300 */
+    unsigned line;                      /* of the entry, for messages */
+};
+
+/* In the order of sip.h's enum sip_srtp. */
+enum config_sip_srtp {
+    CONFIG_SIP_SRTP_OFF,
+    CONFIG_SIP_SRTP_OPTIONAL,
+    CONFIG_SIP_SRTP_REQUIRED,
+};
+
+/* sip.routes.inbound[i]: exactly one of room and user is set. */
+struct config_sip_route {
+    char *number;
+    char *room;    /* "!id:server": the caller joins this room's conference */
+    char *user;    /* "@user:server": the bot rings this user, bridged 1:1 */
+    unsigned line; /* of the entry, for messages */
+};
+
+/* Lists of the sections above (laid out as the schema engine's lists). */
+struct config_sip_trunks {
+    struct config_sip_trunk *v;
+    size_t n;
+};
+
+struct config_sip_routes_in {
+    struct config_sip_route *v;
+    size_t n;
+};
+
+struct config_sip_outbound {
+    struct config_strv allowed_users;   /* globs of Matrix users who may !dial */
+    struct config_strv allowed_numbers; /* globs of numbers they may dial */
+};
+
+struct config_sip_routes {
+    struct config_sip_routes_in inbound;
+    struct config_sip_outbound outbound;
+};
+
+/* The sip: section; absent means no SIP side at all (enabled false). */
+struct config_sip {
+    bool enabled;
+    struct config_strv listen; /* "udp:127.0.0.1:5060", "tcp:...", "tls:..." */
+    char *public_ip;           /* advertised in SDP and Contact; NULL: the listen address */
+    char *tls_certificate;     /* PEM, absolute; required with a tls: listener */
+    char *tls_key;             /* PEM, absolute */
+    struct config_sip_trunks trunks;
+    struct config_sip_routes routes;
+    int invite_rate_per_source; /* INVITEs a second from one address; beyond: 503 */
+    int session_expires_s;      /* RFC 4028 session interval, default 1800 */
+    int ring_timeout_s;         /* outbound calls not answered by then are cancelled */
+};
+
 struct config {
     char *path; /* the file as named by the caller */
     char *dir;  /* absolute folder of the file; relative paths were resolved against it */
@@ -72,6 +138,7 @@ struct config {
     struct config_media media;
     struct config_conference conference;
     struct config_calls calls;
+    struct config_sip sip;
     enum log_level log_level; /* default LOG_LVL_INFO */
 };
 

@@ -204,7 +204,7 @@ static void on_left(struct mx_client *mx, const char *room_id, const struct mx_s
     struct bot *b = arg;
     log_info("[room=%s] we are no longer in the room: ending its calls", room_id);
     bot_calls_peer_left(b, room_id, NULL);
-    g_hash_table_remove(b->pending_rings, room_id);
+    bot_rings_room_gone(b, room_id);
     if (bot_links_user(b->links, room_id))
         bot_links_remove_direct(b->links, room_id);
 }
@@ -320,7 +320,7 @@ int bot_alloc(struct bot **bp, const struct bot_cfg *cfg)
     b->env.send = send_room_event;
     b->env.send_arg = b;
     b->calls = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, bot_call_free);
-    b->pending_rings = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, bot_ring_free);
+    b->pending_rings = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, bot_ring_unref);
     b->recent_set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     b->encrypted_warned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 

@@ -40,6 +40,35 @@ void bot_shutdown(struct bot *b, uint32_t timeout_ms, bot_stopped_h *done, void 
 
 unsigned bot_call_count(const struct bot *b);
 
+/*
+ * Ringing a Matrix user on behalf of someone else (a SIP call to a user route): the bot calls
+ * user in a direct room with them (opening one, and waiting for them to join it, if there is
+ * none) into the conference named conference, and reports how it went. caller, if set, is
+ * announced in the room before the ring.
+ */
+enum bot_ring_end {
+    BOT_RING_REJECTED,  /* declined (m.call.reject, or hung up while ringing) */
+    BOT_RING_BUSY,      /* hung up with user_busy */
+    BOT_RING_NO_ANSWER, /* nobody answered within the invite's lifetime (or joined in time) */
+    BOT_RING_HANGUP,    /* answered, then hung up (by either side) */
+    BOT_RING_FAILED,    /* the call could not be set up */
+    BOT_RING_CANCELLED, /* bot_ring_cancel() */
+};
+
+struct bot_ring_handlers {
+    void (*ringing)(void *arg);         /* the invite is out */
+    void (*answered)(void *arg);        /* connected and in the conference */
+    void (*held)(bool held, void *arg); /* the Matrix user put the call on hold / resumed */
+    void (*ended)(enum bot_ring_end why, void *arg);
+};
+
+struct bot_ring;
+/* *rp is a reference (mem_deref). The handlers run until ended() (or bot_ring_cancel()). */
+int bot_ring_user(struct bot *b, const char *user, const char *conference, const char *caller,
+                  const struct bot_ring_handlers *h, void *arg, struct bot_ring **rp);
+/* Hangs up or abandons the ring; no handler runs afterwards. */
+void bot_ring_cancel(struct bot_ring *r);
+
 /* Posts text as an m.notice in room_id (for the SIP side's dial progress). */
 void bot_post_notice(struct bot *b, const char *room_id, const char *text);
 

@@ -21,6 +21,7 @@ void bot_call_free(gpointer p)
     if (bc->member)
         conf_registry_leave(bc->bot->cfg.conferences, bc->member);
     mem_deref(bc->call);
+    mem_deref(bc->ring);
     g_free(bc->conference_id);
     g_free(bc);
 }
@@ -49,6 +50,8 @@ static void on_call_connected(struct call *c, void *arg)
     conf_member_set_muted(bc->member, call_is_held(c));
     logc_info(call_log_ctx(c), "joined conference %s (%u in it)", bc->conference_id,
               conf_room_count(conf_member_room(bc->member)));
+    if (bc->ring)
+        bot_ring_call_connected(bc->ring);
 }
 
 static void on_call_hold(struct call *c, bool held, void *arg)
@@ -56,6 +59,8 @@ static void on_call_hold(struct call *c, bool held, void *arg)
     struct bot_call *bc = arg;
     if (bc->member)
         conf_member_set_muted(bc->member, held);
+    if (bc->ring)
+        bot_ring_call_held(bc->ring, held);
 }
 
 static void on_call_ended(struct call *c, enum call_hangup_reason reason, bool by_remote, void *arg)
@@ -66,7 +71,11 @@ static void on_call_ended(struct call *c, enum call_hangup_reason reason, bool b
         conf_registry_leave(b->cfg.conferences, bc->member);
         bc->member = NULL;
     }
+    struct bot_ring *ring = mem_ref(bc->ring);
     g_hash_table_remove(b->calls, call_id(c)); /* frees bc */
+    if (ring)
+        bot_ring_call_ended(ring, reason, by_remote);
+    mem_deref(ring);
 }
 
 static const struct call_handlers call_handlers = {
@@ -75,11 +84,11 @@ static const struct call_handlers call_handlers = {
     .ended = on_call_ended,
 };
 
-static struct bot_call *bot_call_new(struct bot *b, const char *room_id)
+static struct bot_call *bot_call_new(struct bot *b, const char *conference)
 {
     struct bot_call *bc = g_new0(struct bot_call, 1);
     bc->bot = b;
-    bc->conference_id = g_strdup(bot_conference_of(b, room_id));
+    bc->conference_id = g_strdup(conference);
     return bc;
 }
 
@@ -171,7 +180,7 @@ static void handle_invite(struct bot *b, const char *room_id, const char *sender
         }
     }
 
-    struct bot_call *bc = bot_call_new(b, room_id);
+    struct bot_call *bc = bot_call_new(b, bot_conference_of(b, room_id));
     char err[256];
     int e =
         call_answer(&bc->call, &b->env, room_id, sender, ev, &call_handlers, bc, err, sizeof(err));
@@ -226,18 +235,22 @@ void bot_calls_handle_event(struct bot *b, const char *room_id, json_t *event)
 
 /* ---- the bot's own calls and commands ---- */
 
-int bot_calls_ring(struct bot *b, const char *room_id, const char *user)
+int bot_calls_ring_into(struct bot *b, const char *room_id, const char *user,
+                        const char *conference, struct bot_ring *ring, struct bot_call **bcp)
 {
     if (b->stopping)
         return ESHUTDOWN;
-    struct bot_call *bc = bot_call_new(b, room_id);
+    struct bot_call *bc = bot_call_new(b, conference);
     int e = call_ring(&bc->call, &b->env, room_id, user, &call_handlers, bc);
     if (e) {
         g_free(bc->conference_id);
         g_free(bc);
         return e;
     }
+    bc->ring = mem_ref(ring);
     g_hash_table_insert(b->calls, (char *)call_id(bc->call), bc);
+    if (bcp)
+        *bcp = bc;
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /*
  * The bot's state, shared by its files: bot.c (sync events, invites, membership), bot_calls.c
- * (calls and conferences), bot_commands.c (the ! commands). Private to signalling/.
+ * (calls and conferences), bot_commands.c (the ! commands), bot_ring.c (the bot ringing
+ * someone). Private to signalling/.
  */
 #ifndef SB_SIGNALLING_BOT_PRIV_H
 #define SB_SIGNALLING_BOT_PRIV_H
@@ -27,7 +28,7 @@ struct bot {
     struct call_env env;
 
     GHashTable *calls;         /* call_id -> struct bot_call * */
-    GHashTable *pending_rings; /* direct room id -> struct bot_ring * */
+    GHashTable *pending_rings; /* direct room id -> struct bot_ring * waiting for a join */
 
     /* Event ids handled lately: a homeserver that replays must not make us act twice. */
     char *recent[BOT_RECENT_EVENTS];
@@ -47,14 +48,7 @@ struct bot_call {
     struct call *call;
     char *conference_id;
     struct conf_member *member;
-};
-
-struct bot_ring {
-    struct bot *bot;
-    char *user;
-    char *direct_room;
-    char *group_room;
-    guint timer;
+    struct bot_ring *ring; /* the ring this call is, if the bot placed it (a reference) */
 };
 
 bool bot_user_allowed(const struct bot *b, const char *user);
@@ -69,7 +63,9 @@ const char *bot_conference_of(const struct bot *b, const char *room_id);
 
 /* bot_calls.c */
 void bot_calls_handle_event(struct bot *b, const char *room_id, json_t *event);
-int bot_calls_ring(struct bot *b, const char *room_id, const char *user);
+/* Calls user in room_id into conference for ring (which hears what the call does). */
+int bot_calls_ring_into(struct bot *b, const char *room_id, const char *user,
+                        const char *conference, struct bot_ring *ring, struct bot_call **bcp);
 void bot_calls_hangup_all(struct bot *b);
 /* Calls of user in the conference (0 if none); hangs them up when hangup is set. */
 unsigned bot_calls_of_user(struct bot *b, const char *conference_id, const char *user, bool hangup);
@@ -81,8 +77,20 @@ void bot_call_free(gpointer p);
 
 /* bot_commands.c */
 void bot_commands_handle(struct bot *b, const char *room_id, const char *sender, const char *body);
-void bot_ring_free(gpointer p);
+
+/* bot_ring.c: the bot ringing a user into a conference in the direct room room (NULL: open a
+ * new one named new_room_name, linked to link_group when set), now or once they joined it. */
+int bot_ring_begin(struct bot *b, const char *user, const char *room, const char *conference,
+                   const char *new_room_name, const char *link_group, const char *caller,
+                   const struct bot_ring_handlers *h, void *arg, struct bot_ring **rp);
+void bot_ring_unref(gpointer p);
 /* A member joined a room: rings that were waiting for them go out. */
 void bot_rings_member_joined(struct bot *b, const char *room_id, const char *user);
+/* We left room_id: a ring waiting there fails. */
+void bot_rings_room_gone(struct bot *b, const char *room_id);
+/* What the ring's call did. */
+void bot_ring_call_connected(struct bot_ring *r);
+void bot_ring_call_held(struct bot_ring *r, bool held);
+void bot_ring_call_ended(struct bot_ring *r, enum call_hangup_reason reason, bool by_remote);
 
 #endif

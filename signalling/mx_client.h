@@ -91,6 +91,9 @@ unsigned mx_room_joined_count(struct mx_client *c, const char *room_id);
 unsigned mx_room_joined_others(struct mx_client *c, const char *room_id, const char **out,
                                unsigned cap);
 const char *mx_room_name(struct mx_client *c, const char *room_id); /* m.room.name or NULL */
+/* Joined rooms whose only other joined member is user_id, into out (up to cap; the ids are
+ * valid until the next sync batch); returns how many there are. */
+unsigned mx_direct_rooms(struct mx_client *c, const char *user_id, const char **out, unsigned cap);
 bool mx_room_is_encrypted(struct mx_client *c, const char *room_id);
 
 /* Completion of a send or request: on success err is 0 and body the decoded JSON response;

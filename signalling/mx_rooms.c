@@ -199,6 +199,27 @@ unsigned mx_room_joined_others(struct mx_client *c, const char *room_id, const c
     return n;
 }
 
+unsigned mx_direct_rooms(struct mx_client *c, const char *user_id, const char **out, unsigned cap)
+{
+    if (!c->rooms || !user_id)
+        return 0;
+    unsigned n = 0;
+    GHashTableIter it;
+    gpointer val;
+    g_hash_table_iter_init(&it, c->rooms);
+    while (g_hash_table_iter_next(&it, NULL, &val)) {
+        struct mx_room *r = val;
+        if (r->joined != 2 ||
+            GPOINTER_TO_INT(g_hash_table_lookup(r->members, c->user_id)) != MX_MEMBERSHIP_JOIN ||
+            GPOINTER_TO_INT(g_hash_table_lookup(r->members, user_id)) != MX_MEMBERSHIP_JOIN)
+            continue;
+        if (out && n < cap)
+            out[n] = r->id;
+        n++;
+    }
+    return n;
+}
+
 const char *mx_room_name(struct mx_client *c, const char *room_id)
 {
     struct mx_room *r = lookup(c, room_id);

@@ -48,6 +48,11 @@ void bot_notice(struct bot *b, const char *room_id, const char *fmt, ...)
     json_decref(content);
 }
 
+void bot_set_sip(struct bot *b, const struct bot_sip_ops *ops)
+{
+    b->sip = ops;
+}
+
 void bot_post_notice(struct bot *b, const char *room_id, const char *text)
 {
     bot_notice(b, room_id, "%s", text);

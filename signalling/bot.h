@@ -69,6 +69,18 @@ int bot_ring_user(struct bot *b, const char *user, const char *conference, const
 /* Hangs up or abandons the ring; no handler runs afterwards. */
 void bot_ring_cancel(struct bot_ring *r);
 
+/* What the bot asks of the SIP side, for !dial, !hangup NUMBER and !sip status (wired by the
+ * daemon when a sip: section is configured; without it those commands say SIP is off). */
+struct bot_sip_ops {
+    void *arg;
+    /* EPERM (policy: why says why), ENOENT (no trunk) or 0 (dialling; progress as notices). */
+    int (*dial)(void *arg, const char *notice_room, const char *conference, const char *user,
+                const char *number, char *why, size_t whylen);
+    int (*hangup)(void *arg, const char *conference, const char *number); /* ENOENT: no call */
+    char *(*status)(void *arg);                                           /* g_free */
+};
+void bot_set_sip(struct bot *b, const struct bot_sip_ops *ops);
+
 /* Posts text as an m.notice in room_id (for the SIP side's dial progress). */
 void bot_post_notice(struct bot *b, const char *room_id, const char *text);
 

@@ -26,6 +26,7 @@ struct bot {
     struct mx_client *mx;
     struct bot_links *links;
     struct call_env env;
+    const struct bot_sip_ops *sip; /* NULL: no SIP side */
 
     GHashTable *calls;         /* call_id -> struct bot_call * */
     GHashTable *pending_rings; /* direct room id -> struct bot_ring * waiting for a join */

@@ -10,7 +10,8 @@
  * comes), and every codec but the chosen one (the mixer decodes one).
  *
  * The RTP_AVP descriptions are what a SIP phone expects: c= at the session level, no ICE, DTLS,
- * mid or msid, and a=ptime:20 because we send 20 ms frames.
+ * mid or msid, and a=ptime:20 because we send 20 ms frames; rtcp-mux offered (and answered
+ * where offered) because it halves the NAT bindings, and SDES a=crypto lines last.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -40,6 +41,9 @@ struct waudio {
     size_t nf;
     char addr[64];
     uint16_t port;
+    bool rtcp_mux;                   /* RTP_AVP: a=rtcp-mux */
+    const struct sdp_crypto *crypto; /* RTP_AVP: a=crypto lines */
+    size_t ncrypto;
 };
 
 /* The address and port for c= and m=: given, the first usable candidate's, or RFC 8829's
@@ -179,12 +183,19 @@ static int add_audio(struct sdp_session *s, const struct waudio *w)
         e = sdp_attr_add(s, m, sdp_dir_name(w->dir), NULL);
     if (!e && webrtc && l->msid_stream && l->msid_track)
         e = sdp_attr_addf(s, m, "msid", "%s %s", l->msid_stream, l->msid_track);
-    if (!e && webrtc)
+    if (!e && (webrtc || w->rtcp_mux))
         e = sdp_attr_add(s, m, "rtcp-mux", NULL);
     if (!e)
         e = add_formats(s, m, w);
     if (!e && !webrtc)
         e = sdp_attr_add(s, m, "ptime", "20");
+    for (size_t i = 0; i < w->ncrypto && !e; i++) {
+        char line[160];
+        e = sdp_crypto_format(&w->crypto[i], line, sizeof(line));
+        if (!e)
+            e = sdp_attr_add(s, m, "crypto", line);
+        explicit_bzero(line, sizeof(line));
+    }
     if (!e && webrtc && l->ssrc && l->cname)
         e = sdp_attr_addf(s, m, "ssrc", "%u cname:%s", (unsigned)l->ssrc, l->cname);
     return e;
@@ -248,7 +259,10 @@ int sdp_answer_create(const struct sdp_session *offer, const struct sdp_local *l
                        .setup =
                            p->dtls_role == DTLS_ROLE_CLIENT ? SDP_SETUP_ACTIVE : SDP_SETUP_PASSIVE,
                        .dir = p->dir,
-                       .ext_id = p->level_ext_id};
+                       .ext_id = p->level_ext_id,
+                       .rtcp_mux = p->rtcp_mux,
+                       .crypto = p->srtp ? &p->crypto_local : NULL,
+                       .ncrypto = p->srtp ? 1 : 0};
     struct sdp_rtpmap rm = {.pt = p->pt, .clock_rate = p->clock_rate, .channels = p->channels};
     snprintf(rm.name, sizeof(rm.name), "%s", p->codec);
     for (size_t i = 0; i < ncs && !w.nf; i++) {
@@ -300,12 +314,16 @@ int sdp_offer_create(const struct sdp_local *local, char **offer)
     if (!ncs || ncs > SDP_MAX_FORMATS)
         return EINVAL;
 
+    const bool sdes = !webrtc && local->srtp != SDP_SRTP_OFF;
     struct waudio w = {.l = local,
-                       .proto = sdp_oa_offer_proto(local->profile),
+                       .proto = sdp_oa_offer_proto(local),
                        .mid = webrtc ? "0" : NULL,
                        .setup = SDP_SETUP_ACTPASS,
                        .dir = local->dir,
-                       .ext_id = webrtc ? 1 : 0};
+                       .ext_id = webrtc ? 1 : 0,
+                       .rtcp_mux = !webrtc && local->rtcp_mux,
+                       .crypto = sdes ? local->crypto : NULL,
+                       .ncrypto = sdes ? local->ncrypto : 0};
     bool used[128] = {false};
     for (size_t i = 0; i < ncs; i++) {
         if (!cs[i].name || cs[i].pt > 127 || used[cs[i].pt] || !cs[i].clock_rate)

@@ -69,19 +69,30 @@ bool sdp_oa_is_dtmf(const char *name)
     return !strcasecmp(name, "telephone-event");
 }
 
-const char *sdp_oa_offer_proto(enum sdp_profile p)
+bool sdp_oa_proto_savp(const char *proto)
 {
-    return p == SDP_PROFILE_RTP_AVP ? "RTP/AVP" : "UDP/TLS/RTP/SAVPF";
+    return !strcasecmp(proto, "RTP/SAVP") || !strcasecmp(proto, "RTP/SAVPF");
 }
 
-bool sdp_oa_proto_ok(enum sdp_profile p, const char *proto)
+const char *sdp_oa_offer_proto(const struct sdp_local *l)
+{
+    if (l->profile != SDP_PROFILE_RTP_AVP)
+        return "UDP/TLS/RTP/SAVPF";
+    bool savp = l->srtp == SDP_SRTP_REQUIRED ||
+                (l->srtp == SDP_SRTP_OPTIONAL && l->current && l->current->savp);
+    return savp ? "RTP/SAVP" : "RTP/AVP";
+}
+
+bool sdp_oa_proto_ok(enum sdp_profile p, enum sdp_srtp srtp, const char *proto)
 {
     static const char *const webrtc[] = {"UDP/TLS/RTP/SAVPF", "UDP/TLS/RTP/SAVP", "RTP/SAVPF"};
-    static const char *const avp[] = {"RTP/AVP", "RTP/AVPF"};
-    const char *const *v = p == SDP_PROFILE_RTP_AVP ? avp : webrtc;
-    size_t n = p == SDP_PROFILE_RTP_AVP ? 2 : 3;
-    for (size_t i = 0; i < n; i++) {
-        if (!strcasecmp(proto, v[i]))
+    if (p == SDP_PROFILE_RTP_AVP) {
+        if (!strcasecmp(proto, "RTP/AVP") || !strcasecmp(proto, "RTP/AVPF"))
+            return true;
+        return srtp != SDP_SRTP_OFF && sdp_oa_proto_savp(proto);
+    }
+    for (size_t i = 0; i < sizeof(webrtc) / sizeof(webrtc[0]); i++) {
+        if (!strcasecmp(proto, webrtc[i]))
             return true;
     }
     return false;
@@ -373,6 +384,19 @@ static int read_section(const struct rsec *r, struct sdp_audio_params *out)
         }
     }
     out->remote_port = r->m->port;
+
+    /* a=rtcp:<port> [IN IP4 <addr>] (RFC 3605); one we cannot read leaves the default */
+    const char *rt = sdp_attr_value(NULL, r->m, "rtcp");
+    if (rt && rt[0] >= '0' && rt[0] <= '9') {
+        char addr[64] = "";
+        unsigned port = 0;
+        int n = sscanf(rt, "%5u IN IP%*1[46] %63s", &port, addr);
+        if (n >= 1 && port && port <= 65535 && strspn(rt, "0123456789") <= 5) {
+            out->remote_rtcp_port = (uint16_t)port;
+            if (n == 2)
+                snprintf(out->remote_rtcp_addr, sizeof(out->remote_rtcp_addr), "%s", addr);
+        }
+    }
     return 0;
 }
 
@@ -471,9 +495,9 @@ static void list_formats(const struct sdp_media *m, char *buf, size_t cap)
     }
 }
 
-static bool section_usable(const struct sdp_media *m, enum sdp_profile p)
+static bool section_usable(const struct sdp_media *m, const struct sdp_local *l)
 {
-    if (strcmp(m->type, "audio") || !sdp_oa_proto_ok(p, m->proto))
+    if (strcmp(m->type, "audio") || !sdp_oa_proto_ok(l->profile, l->srtp, m->proto))
         return false;
     /* port 0 refuses the section, unless it is bundle-only (RFC 8843): then it rides the
      * transport of the BUNDLE tag */
@@ -484,8 +508,22 @@ int sdp_oa_check_local(const struct sdp_local *l)
 {
     if (!l || (l->profile != SDP_PROFILE_WEBRTC && l->profile != SDP_PROFILE_RTP_AVP))
         return EINVAL;
-    if ((unsigned)l->dir > SDP_DIR_SENDRECV)
+    if ((unsigned)l->dir > SDP_DIR_SENDRECV || (unsigned)l->srtp > SDP_SRTP_REQUIRED)
         return EINVAL;
+    if (l->profile != SDP_PROFILE_RTP_AVP || l->srtp == SDP_SRTP_OFF)
+        return 0;
+    if (!l->crypto || !l->ncrypto || l->ncrypto > SDP_CRYPTO_MAX)
+        return EINVAL;
+    for (size_t i = 0; i < l->ncrypto; i++) {
+        const struct sdp_crypto *c = &l->crypto[i];
+        if (c->tag > SDP_CRYPTO_TAG_MAX || !c->key_len || c->key_len > sizeof(c->key) ||
+            c->key_len != srtp_suite_key_len(c->suite))
+            return EINVAL;
+        for (size_t k = 0; k < i; k++) {
+            if (l->crypto[k].tag == c->tag || l->crypto[k].suite == c->suite)
+                return EINVAL;
+        }
+    }
     return 0;
 }
 
@@ -511,15 +549,14 @@ int sdp_offer_read(const struct sdp_session *offer, const struct sdp_local *loca
     /* the first usable audio section with a common codec; a renegotiation tries its own first */
     const struct sdp_media *m = NULL, *first_audio = NULL, *wrong_proto = NULL;
     struct sdp_rtpmap chosen;
-    if (has_cur && cur.mline < offer->nmedia &&
-        section_usable(&offer->media[cur.mline], local->profile) &&
+    if (has_cur && cur.mline < offer->nmedia && section_usable(&offer->media[cur.mline], local) &&
         pick_codec(&offer->media[cur.mline], cs, ncs, &cur, &chosen))
         m = &offer->media[cur.mline];
     for (size_t i = 0; !m && i < offer->nmedia; i++) {
         const struct sdp_media *c = &offer->media[i];
-        if (!strcmp(c->type, "audio") && !sdp_oa_proto_ok(local->profile, c->proto))
+        if (!strcmp(c->type, "audio") && !sdp_oa_proto_ok(local->profile, local->srtp, c->proto))
             wrong_proto = c;
-        if (!section_usable(c, local->profile))
+        if (!section_usable(c, local))
             continue;
         if (!first_audio)
             first_audio = c;
@@ -543,8 +580,7 @@ int sdp_offer_read(const struct sdp_session *offer, const struct sdp_local *loca
     }
     if (!m && wrong_proto)
         return sdp_oa_fail(err, errlen, ENOTSUP, "audio m-section has proto %s, we need %s",
-                           wrong_proto->proto,
-                           local->profile == SDP_PROFILE_WEBRTC ? "UDP/TLS/RTP/SAVPF" : "RTP/AVP");
+                           wrong_proto->proto, sdp_oa_offer_proto(local));
     if (!m) {
         const char *what = offer->nmedia ? offer->media[0].type : "nothing";
         return sdp_oa_fail(err, errlen, ENOTSUP,
@@ -607,6 +643,10 @@ int sdp_offer_read(const struct sdp_session *offer, const struct sdp_local *loca
             out->send = false;
         if (!out->remote_addr[0])
             return sdp_oa_fail(err, errlen, EPROTO, "no c= line for the audio m-section");
+        out->rtcp_mux = sdp_attrs_get(&m->attrs, "rtcp-mux") != NULL;
+        e = sdp_oa_offer_crypto(m, local, out, err, errlen);
+        if (e)
+            return e;
     }
     out->dir = (enum sdp_dir)((out->send ? SDP_DIR_SEND : 0) | (out->recv ? SDP_DIR_RECV : 0));
     return 0;
@@ -661,8 +701,11 @@ int sdp_answer_read(const struct sdp_session *answer, const struct sdp_local *of
         return sdp_oa_fail(err, errlen, EPROTO, "the answer has %zu m-sections, our offer had 1",
                            answer->nmedia);
     const struct sdp_media *m = &answer->media[0];
-    const char *proto = sdp_oa_offer_proto(offered->profile);
-    if (strcmp(m->type, "audio") || strcasecmp(m->proto, proto))
+    const char *proto = sdp_oa_offer_proto(offered);
+    /* an RTP/SAVP answer to best-effort SRTP (RTP/AVP with a=crypto) says the same thing */
+    bool savp_for_avp = offered->profile == SDP_PROFILE_RTP_AVP && offered->srtp != SDP_SRTP_OFF &&
+                        !sdp_oa_proto_savp(proto) && !strcasecmp(m->proto, "RTP/SAVP");
+    if (strcmp(m->type, "audio") || (strcasecmp(m->proto, proto) && !savp_for_avp))
         return sdp_oa_fail(err, errlen, EPROTO, "the answer has %s %s where we offered audio %s",
                            m->type, m->proto, proto);
     if (!m->port)
@@ -739,6 +782,10 @@ int sdp_answer_read(const struct sdp_session *answer, const struct sdp_local *of
             out->send = false;
         if (!out->remote_addr[0])
             return sdp_oa_fail(err, errlen, EPROTO, "no c= line for the audio m-section");
+        out->rtcp_mux = sdp_attrs_get(&m->attrs, "rtcp-mux") != NULL;
+        e = sdp_oa_answer_crypto(m, offered, out, err, errlen);
+        if (e)
+            return e;
     }
     out->dir = (enum sdp_dir)((out->send ? SDP_DIR_SEND : 0) | (out->recv ? SDP_DIR_RECV : 0));
     return 0;

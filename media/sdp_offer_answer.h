@@ -4,8 +4,13 @@
  *  - WEBRTC: what browsers and other WebRTC stacks speak (RFC 8829 JSEP): UDP/TLS/RTP/SAVPF, ICE
  *    credentials and candidates (RFC 8839, trickle RFC 8838/8840), DTLS-SRTP fingerprint and setup
  *    role (RFC 8122, 5763, 8842, 4145), BUNDLE (RFC 8843), rtcp-mux (RFC 5761), mid, msid.
- *  - RTP_AVP: plain RTP to the address and port in the peer's c= and m= lines, as SIP phones
- *    speak it. SDES-SRTP (RTP/SAVP with a=crypto) would be a third profile beside it.
+ *  - RTP_AVP: plain RTP to the address and port in the peer's c= and m= lines (a=rtcp, optional
+ *    rtcp-mux), as SIP phones speak it, optionally protected with SDES-SRTP (RFC 4568 a=crypto,
+ *    RFC 7714 for AES-GCM). SDES is a mode of this profile rather than a third one, because SIP
+ *    devices mix the two: "best effort" SRTP puts a=crypto lines into an RTP/AVP offer (the
+ *    answer decides whether media is protected), RTP/SAVP insists on them. sdp_local.srtp says
+ *    which we do: OFF (plain RTP/AVP only), OPTIONAL (offer RTP/AVP with a=crypto, answer
+ *    either) or REQUIRED (offer RTP/SAVP, refuse unprotected media).
  *
  * We accept exactly one audio m-section and refuse every other one, because a leg carries one
  * audio stream into the mixer; the codec is one codec (plus the telephone-event at its clock
@@ -33,6 +38,7 @@
 
 #include "media/dtls.h"
 #include "media/sdp.h"
+#include "media/srtp_session.h"
 
 #define SDP_MAX_CANDIDATES 32 /* taken from one SDP; more are ignored (and counted) */
 #define SDP_MID_MAX        64
@@ -60,6 +66,42 @@ struct sdp_codec {
 /* Our default preference lists. WEBRTC: opus/111, telephone-event/48000/126. RTP_AVP: opus/111,
  * G722/9, PCMU/0, PCMA/8, telephone-event/48000/126, telephone-event/8000/101. */
 const struct sdp_codec *sdp_codecs_default(enum sdp_profile profile, size_t *count);
+
+/* SDES-SRTP in the RTP_AVP profile (see the top of this file). */
+enum sdp_srtp {
+    SDP_SRTP_OFF,
+    SDP_SRTP_OPTIONAL,
+    SDP_SRTP_REQUIRED,
+};
+
+#define SDP_CRYPTO_KEY_MAX 32         /* master key || salt of the suites we know (30 at most) */
+#define SDP_CRYPTO_TAG_MAX 999999999u /* RFC 4568: 1*9DIGIT */
+#define SDP_CRYPTO_MAX     8          /* our own a=crypto lines in one offer */
+
+/* One a=crypto line (RFC 4568): "<tag> <suite> inline:<base64 key||salt>[|<lifetime>]". The key
+ * is a SECRET: it goes into SDP and into SRTP, never into a log line or an error message. */
+struct sdp_crypto {
+    uint32_t tag; /* 1..SDP_CRYPTO_TAG_MAX */
+    enum srtp_suite suite;
+    uint8_t key[SDP_CRYPTO_KEY_MAX];
+    size_t key_len;    /* srtp_suite_key_len(suite) */
+    uint64_t lifetime; /* packets the key may protect as the line says; 0 when it does not */
+};
+
+/* "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32", "AEAD_AES_128_GCM". */
+const char *sdp_crypto_suite_name(enum srtp_suite suite);
+
+/* Parses an a=crypto value. EBADMSG for a malformed line (a bad tag, base64, or a key of the
+ * wrong length for its suite), ENOTSUP for one we cannot use: an unknown suite, several keys or
+ * an MKI (we key each direction once, with no MKI), a lifetime beyond SRTP's 2^48 packets, or a
+ * session parameter we cannot honour (KDR other than 0, UNENCRYPTED_SRTP / _SRTCP,
+ * UNAUTHENTICATED_SRTP, FEC_KEY, or any unknown one not marked optional with "-"); WSH and
+ * FEC_ORDER are accepted. why (may be NULL) gets a short reason that never quotes the key. */
+int sdp_crypto_parse(struct sdp_crypto *c, const char *value, char *why, size_t whylen);
+
+/* Writes "<tag> <suite> inline:<base64>" (no lifetime, no MKI) into buf. EINVAL for a bad
+ * suite, tag or key length, EOVERFLOW when cap is too small (100 bytes always do). */
+int sdp_crypto_format(const struct sdp_crypto *c, char *buf, size_t cap);
 
 enum sdp_setup {
     SDP_SETUP_NONE, /* no a=setup */
@@ -113,9 +155,20 @@ struct sdp_audio_params {
     bool end_of_candidates;
     uint32_t remote_ssrc; /* first a=ssrc, 0 when none */
 
-    /* the remote's c= address and m= port (where plain RTP goes; for WEBRTC only informative) */
+    /* the remote's c= address and m= port (where plain RTP goes; for WEBRTC only informative),
+     * and where its RTCP goes: a=rtcp's port and address when given, else 0 and "" (port + 1 on
+     * the same address, or the RTP port itself with rtcp_mux) */
     char remote_addr[64];
     uint16_t remote_port;
+    char remote_rtcp_addr[64];
+    uint16_t remote_rtcp_port;
+
+    /* RTP_AVP with SDES: whether the media is protected, whether the section's proto was
+     * RTP/SAVP(F), and the agreed a=crypto line of each side: ours (the key we send with, under
+     * the tag of the agreed line) and the peer's (the key it sends with). SECRET keys. */
+    bool srtp;
+    bool savp;
+    struct sdp_crypto crypto_local, crypto_remote;
 };
 
 /* What we put into our description. */
@@ -147,12 +200,23 @@ struct sdp_local {
     const struct sdp_codec *codecs; /* preference order; NULL: sdp_codecs_default(profile) */
     size_t ncodecs;
 
+    /* RTP_AVP only. rtcp_mux: our offers carry a=rtcp-mux (answers carry it when the offer did).
+     * srtp: SDES mode; crypto: our keys, one per suite we accept, in preference order (at most
+     * SDP_CRYPTO_MAX), the tags being those our offers write; needed unless srtp is OFF. */
+    bool rtcp_mux;
+    enum sdp_srtp srtp;
+    const struct sdp_crypto *crypto;
+    size_t ncrypto;
+
     /* The result of the previous negotiation of this session, NULL for the first. */
     const struct sdp_audio_params *current;
 };
 
 /* Negotiates a remote offer, initial or renegotiation, without writing an answer: fills out
- * (which may be the same object as local->current). */
+ * (which may be the same object as local->current). RTP_AVP with SDES: the offer's first
+ * a=crypto line whose suite we have a key for is agreed (lines we cannot use are skipped); an
+ * RTP/SAVP section without one is refused (EPROTO without any a=crypto, else ENOTSUP or EBADMSG
+ * with the first line's reason), and so is plain RTP when SRTP is required (ENOTSUP). */
 int sdp_offer_read(const struct sdp_session *offer, const struct sdp_local *local,
                    struct sdp_audio_params *out, char *err, size_t errlen);
 
@@ -164,12 +228,16 @@ int sdp_answer_create(const struct sdp_session *offer, const struct sdp_local *l
                       struct sdp_audio_params *out, char *err, size_t errlen);
 
 /* Our offer: one audio m-section (mid "0" in WEBRTC, with BUNDLE, a=setup:actpass, rtcp-mux, the
- * audio level extension as id 1), our codecs in preference order. */
+ * audio level extension as id 1), our codecs in preference order. RTP_AVP with SDES: RTP/SAVP
+ * when required (or when the current negotiation is on RTP/SAVP), else RTP/AVP, with one
+ * a=crypto line per key of local->crypto. */
 int sdp_offer_create(const struct sdp_local *local, char **offer);
 
 /* Reads the answer to an offer made from offered: the audio section must be accepted, with
  * codecs we offered, and (WEBRTC) ICE credentials, a fingerprint and a=setup active or passive
- * (active: we are the DTLS server). */
+ * (active: we are the DTLS server). RTP_AVP with SDES: an a=crypto line in the answer must name
+ * the tag and suite of one of ours; without one the media is plain RTP, which is EPROTO when we
+ * offered RTP/SAVP. */
 int sdp_answer_read(const struct sdp_session *answer, const struct sdp_local *offered,
                     struct sdp_audio_params *out, char *err, size_t errlen);
 

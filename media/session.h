@@ -1,12 +1,21 @@
 /*
- * One negotiated WebRTC audio session with one remote endpoint: the offer/answer exchange
- * (media/sdp_offer_answer.h), the transport it sets up (ICE + DTLS-SRTP,
- * media/webrtc_transport.h) and the audio stream on top (media/audio_stream.h).
+ * One negotiated audio session with one remote endpoint: the offer/answer exchange
+ * (media/sdp_offer_answer.h), the transport it sets up and the audio stream on top
+ * (media/audio_stream.h). Two profiles, chosen in the configuration:
  *
- * A call (signalling/) drives it with SDP text and candidate strings and gets back SDP text,
- * local candidates and connection state; a conference (conf/) reads and writes the audio stream.
- * Renegotiation (hold, resume, ICE restart, a video m-line added and refused) goes through the
- * same accept_offer call and never interrupts the stream.
+ *  - SDP_PROFILE_WEBRTC (the default), for Matrix calls: ICE + DTLS-SRTP
+ *    (media/webrtc_transport.h), trickled candidates.
+ *  - SDP_PROFILE_RTP_AVP, for SIP calls: plain RTP with symmetric latching, optionally SDES-SRTP
+ *    (media/rtp_transport.h). No ICE, DTLS or trickle: local candidates never come, gathering is
+ *    done from the start (media_session_gathering_done() is true and the handler never fires),
+ *    and `connected` fires once the first negotiation has set the remote address and the stream
+ *    (a SIP call is up at its 200 OK, whatever the media does); `failed` never fires.
+ *
+ * A call (signalling/, sip/) drives it with SDP text (and candidate strings for WebRTC) and gets
+ * back SDP text, local candidates and connection state; a conference (conf/) reads and writes
+ * the audio stream. Renegotiation (hold, resume, ICE restart, a video m-line added and refused,
+ * new SDES keys) goes through the same calls and never interrupts the stream; one that would
+ * change the running stream's codec is refused (ENOTSUP) and leaves the session as it was.
  *
  * Threads: every function here is called on the owner's thread (the main loop); handlers come
  * back on it too.
@@ -19,9 +28,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "media/sdp_offer_answer.h"
+
 struct media_session;
 struct audio_stream;
 struct dtls_identity;
+struct rtp_transport_info;
 
 enum media_failure {
     MEDIA_FAIL_ICE,         /* no candidate pair worked in time */
@@ -44,11 +56,21 @@ struct media_session_cfg {
     GMainContext *worker; /* media worker the transport lives on */
     const char *local_ip;
     uint16_t port_min, port_max;
-    struct dtls_identity *identity;
-    uint32_t connect_timeout_ms; /* ICE + DTLS must finish within this; 0: 30 s */
-    uint32_t opus_bitrate;       /* 0: default */
-    int opus_complexity;         /* -1: default */
-    const char *log_ctx;         /* copied */
+    struct dtls_identity *identity; /* WEBRTC only (RTP_AVP needs none) */
+    uint32_t connect_timeout_ms;    /* ICE + DTLS must finish within this; 0: 30 s */
+    uint32_t opus_bitrate;          /* 0: default */
+    int opus_complexity;            /* -1: default */
+    const char *log_ctx;            /* copied */
+
+    enum sdp_profile profile; /* SDP_PROFILE_WEBRTC (0, the default) or SDP_PROFILE_RTP_AVP */
+    enum sdp_srtp srtp;       /* RTP_AVP: SDES off (0) / optional / required */
+    /* Codec preference order (with telephone-event entries); copied. NULL: the profile's
+     * default (sdp_codecs_default). */
+    const struct sdp_codec *codecs;
+    size_t ncodecs;
+    /* RTP_AVP: the address our SDP gives (a public IP in front of NAT); NULL: local_ip, which
+     * then must not be a wildcard. Copied. */
+    const char *public_addr;
 };
 
 /* offerer: we send the offer (and so control ICE); otherwise we answer one. */
@@ -79,7 +101,7 @@ int media_session_create_answer(struct media_session *s, char **sdp);
 int media_session_create_reoffer(struct media_session *s, bool send, bool recv, char **sdp);
 
 /* Trickled remote candidates ("candidate:..."); "" means end of candidates. Garbage returns
- * EBADMSG (logged by the caller), mDNS ENOTSUP; neither harms the session. */
+ * EBADMSG (logged by the caller), mDNS ENOTSUP; neither harms the session. RTP_AVP: ENOTSUP. */
 int media_session_add_remote_candidate(struct media_session *s, const char *candidate);
 
 /* Whether local gathering has finished (then our SDP carries every candidate). */
@@ -101,10 +123,15 @@ uint64_t media_session_last_rx_us(const struct media_session *s);
 struct media_session_info {
     bool connected;
     char local_addr[64], remote_addr[64];
-    int64_t ice_connected_us, dtls_done_us; /* monotonic, 0 until then */
+    int64_t ice_connected_us, dtls_done_us; /* monotonic, 0 until then (always 0 for RTP_AVP) */
     char codec[48];
+    char srtp[40]; /* the DTLS-SRTP profile or SDES suite; "" while (or when) none */
 };
 void media_session_get_info(struct media_session *s, struct media_session_info *info);
+
+/* RTP_AVP: the plain RTP transport's addresses, latch and counters (media/rtp_transport.h).
+ * ENOENT for a WebRTC session. */
+int media_session_rtp_info(struct media_session *s, struct rtp_transport_info *info);
 
 /* Stops ICE and all callbacks synchronously. mem_deref() afterwards. */
 void media_session_close(struct media_session *s);

@@ -65,23 +65,39 @@ static void session_destroy(void *data)
         srtp_dealloc(s->ctx);
 }
 
-static int set_policy(srtp_policy_t *p, enum dtls_srtp_profile profile, size_t key_len,
-                      size_t *tag_len)
+size_t srtp_suite_key_len(enum srtp_suite suite)
 {
-    switch (profile) {
-    case DTLS_SRTP_AES128_CM_SHA1_80:
-        if (key_len != SRTP_AES_ICM_128_KEY_LEN_WSALT)
-            return EINVAL;
+    switch (suite) {
+    case SRTP_SUITE_AES_CM_128_HMAC_SHA1_80:
+    case SRTP_SUITE_AES_CM_128_HMAC_SHA1_32:
+        return SRTP_AES_ICM_128_KEY_LEN_WSALT;
+    case SRTP_SUITE_AEAD_AES_128_GCM:
+        return SRTP_AES_GCM_128_KEY_LEN_WSALT;
+    }
+    return 0;
+}
+
+static int set_policy(srtp_policy_t *p, enum srtp_suite suite, size_t key_len, size_t *rtp_tag,
+                      size_t *rtcp_tag)
+{
+    if (!key_len || key_len != srtp_suite_key_len(suite))
+        return EINVAL;
+    switch (suite) {
+    case SRTP_SUITE_AES_CM_128_HMAC_SHA1_80:
         srtp_crypto_policy_set_rtp_default(&p->rtp);
         srtp_crypto_policy_set_rtcp_default(&p->rtcp);
-        *tag_len = 10;
+        *rtp_tag = *rtcp_tag = 10;
         return 0;
-    case DTLS_SRTP_AEAD_AES_128_GCM:
-        if (key_len != SRTP_AES_GCM_128_KEY_LEN_WSALT)
-            return EINVAL;
+    case SRTP_SUITE_AES_CM_128_HMAC_SHA1_32:
+        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&p->rtp);
+        srtp_crypto_policy_set_rtcp_default(&p->rtcp);
+        *rtp_tag = 4;
+        *rtcp_tag = 10;
+        return 0;
+    case SRTP_SUITE_AEAD_AES_128_GCM:
         srtp_crypto_policy_set_aes_gcm_128_16_auth(&p->rtp);
         srtp_crypto_policy_set_aes_gcm_128_16_auth(&p->rtcp);
-        *tag_len = 16;
+        *rtp_tag = *rtcp_tag = 16;
         return 0;
     }
     return EINVAL;
@@ -89,6 +105,18 @@ static int set_policy(srtp_policy_t *p, enum dtls_srtp_profile profile, size_t k
 
 int srtp_session_alloc(struct srtp_session **sp, enum srtp_session_dir dir,
                        enum dtls_srtp_profile profile, const uint8_t *key, size_t key_len)
+{
+    switch (profile) {
+    case DTLS_SRTP_AES128_CM_SHA1_80:
+        return srtp_session_alloc_suite(sp, dir, SRTP_SUITE_AES_CM_128_HMAC_SHA1_80, key, key_len);
+    case DTLS_SRTP_AEAD_AES_128_GCM:
+        return srtp_session_alloc_suite(sp, dir, SRTP_SUITE_AEAD_AES_128_GCM, key, key_len);
+    }
+    return EINVAL;
+}
+
+int srtp_session_alloc_suite(struct srtp_session **sp, enum srtp_session_dir dir,
+                             enum srtp_suite suite, const uint8_t *key, size_t key_len)
 {
     if (!sp || !key)
         return EINVAL;
@@ -98,10 +126,10 @@ int srtp_session_alloc(struct srtp_session **sp, enum srtp_session_dir dir,
 
     srtp_policy_t policy;
     uint8_t keybuf[SRTP_MAX_KEY_LEN];
-    size_t tag_len = 0;
+    size_t rtp_tag = 0, rtcp_tag = 0;
 
     memset(&policy, 0, sizeof(policy));
-    err = set_policy(&policy, profile, key_len, &tag_len);
+    err = set_policy(&policy, suite, key_len, &rtp_tag, &rtcp_tag);
     if (err)
         return err;
     if (key_len > sizeof(keybuf))
@@ -116,15 +144,15 @@ int srtp_session_alloc(struct srtp_session **sp, enum srtp_session_dir dir,
 
     struct srtp_session *s = mem_zalloc(sizeof(*s), session_destroy);
     if (!s) {
-        memset(keybuf, 0, sizeof(keybuf));
+        explicit_bzero(keybuf, sizeof(keybuf));
         return ENOMEM;
     }
     s->dir = dir;
-    s->rtp_trailer = tag_len;
-    s->rtcp_trailer = tag_len + 4;
+    s->rtp_trailer = rtp_tag;
+    s->rtcp_trailer = rtcp_tag + 4;
 
     srtp_err_status_t st = srtp_create(&s->ctx, &policy);
-    memset(keybuf, 0, sizeof(keybuf));
+    explicit_bzero(keybuf, sizeof(keybuf));
     if (st != srtp_err_status_ok) {
         s->ctx = NULL;
         mem_deref(s);

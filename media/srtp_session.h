@@ -1,6 +1,6 @@
 /*
  * One direction of SRTP/SRTCP (RFC 3711, RFC 7714 for AES-GCM) over libsrtp2, keyed from
- * DTLS-SRTP.
+ * DTLS-SRTP (WebRTC legs) or from SDES a=crypto lines (SIP legs, RFC 4568).
  *
  * A transport makes two sessions, one inbound and one outbound, so the receive path (a media
  * worker) and the send path (a mixer clock) never share a libsrtp context or a lock. Each session
@@ -29,7 +29,22 @@ enum srtp_session_dir {
     SRTP_SESSION_OUTBOUND,
 };
 
-/* key is master key || master salt, key_len the profile's total (30 for AES-CM, 28 for GCM). */
+/* The protection suites, whoever negotiated them. AES_CM_128_HMAC_SHA1_32 shortens the SRTP tag
+ * only: SRTCP keeps the 80-bit one (RFC 4568 6.2.2); DTLS-SRTP never picks it. */
+enum srtp_suite {
+    SRTP_SUITE_AES_CM_128_HMAC_SHA1_80,
+    SRTP_SUITE_AES_CM_128_HMAC_SHA1_32,
+    SRTP_SUITE_AEAD_AES_128_GCM,
+};
+
+/* Master key || master salt bytes of a suite: 30 for AES-CM, 28 for GCM; 0 for no suite. */
+size_t srtp_suite_key_len(enum srtp_suite suite);
+
+/* key is master key || master salt, key_len the suite's total (srtp_suite_key_len). */
+int srtp_session_alloc_suite(struct srtp_session **sp, enum srtp_session_dir dir,
+                             enum srtp_suite suite, const uint8_t *key, size_t key_len);
+
+/* The same keyed from DTLS-SRTP, by its profile. */
 int srtp_session_alloc(struct srtp_session **sp, enum srtp_session_dir dir,
                        enum dtls_srtp_profile profile, const uint8_t *key, size_t key_len);
 

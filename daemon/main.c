@@ -4,9 +4,11 @@
  *   switchboard --config FILE         run in the foreground, logging to stderr
  *   switchboard --check-config FILE   validate FILE and exit (non-zero on problems)
  *
- * main() only wires the layers together: configuration, the media workers, the mixer clocks
- * and the bot, then runs the main loop until SIGTERM/SIGINT, when every call is hung up
- * properly before the process exits 0.
+ * main() only wires the layers together: configuration, the media workers, the mixer clocks,
+ * the bot and (with a sip: section) the SIP gateway, then runs the main loop until
+ * SIGTERM/SIGINT, when every call is hung up properly before the process exits 0: the SIP side
+ * first (BYEs, un-REGISTER), then the Matrix side (its notices about the SIP calls still go
+ * out).
  */
 #include <errno.h>
 #include <signal.h>
@@ -24,6 +26,7 @@
 #include "media/dtls.h"
 #include "media/worker.h"
 #include "signalling/bot.h"
+#include "sip/sip.h"
 
 #define SHUTDOWN_TIMEOUT_MS 20000 /* a rate-limited homeserver may delay the hangups */
 #define GATHER_WAIT_MS      200
@@ -31,6 +34,8 @@
 struct daemon {
     GMainLoop *loop;
     struct bot *bot;
+    struct sip_gw *sip;
+    struct bot_sip_ops sip_ops;
     bool stopping;
 };
 
@@ -47,6 +52,12 @@ static void stopped(void *arg)
     g_main_loop_quit(d->loop);
 }
 
+static void sip_stopped(void *arg)
+{
+    struct daemon *d = arg;
+    bot_shutdown(d->bot, SHUTDOWN_TIMEOUT_MS, stopped, d);
+}
+
 static gboolean on_signal(gpointer data)
 {
     struct daemon *d = data;
@@ -57,8 +68,144 @@ static gboolean on_signal(gpointer data)
     }
     d->stopping = true;
     log_info("signal received: shutting down");
-    bot_shutdown(d->bot, SHUTDOWN_TIMEOUT_MS, stopped, d);
+    if (d->sip)
+        sip_gw_shutdown(d->sip, sip_stopped, d);
+    else
+        bot_shutdown(d->bot, SHUTDOWN_TIMEOUT_MS, stopped, d);
     return G_SOURCE_CONTINUE;
+}
+
+/* ---- the SIP side, wired to the bot ---- */
+
+static void host_notice(void *arg, const char *room_id, const char *text)
+{
+    struct daemon *d = arg;
+    bot_post_notice(d->bot, room_id, text);
+}
+
+static int host_ring_user(void *arg, const char *user_id, const char *conference,
+                          const char *caller, struct sip_call *sc)
+{
+    return ENOTSUP; /* the Matrix side of user routes is not wired yet */
+}
+
+static void host_user_call_gone(void *arg, struct sip_call *sc)
+{
+}
+
+static int ops_dial(void *arg, const char *notice_room, const char *conference, const char *user,
+                    const char *number, char *why, size_t whylen)
+{
+    struct daemon *d = arg;
+    return sip_gw_dial(d->sip, notice_room, conference, user, number, why, whylen);
+}
+
+static int ops_hangup(void *arg, const char *conference, const char *number)
+{
+    struct daemon *d = arg;
+    return sip_gw_hangup(d->sip, conference, number);
+}
+
+static char *ops_status(void *arg)
+{
+    struct daemon *d = arg;
+    return sip_gw_status(d->sip);
+}
+
+/* The sip: section as the gateway takes it; the arrays point into cfg, which outlives it. */
+struct sip_setup {
+    struct sip_cfg cfg;
+    struct sip_trunk_cfg *trunks;
+    struct sip_route_in *routes;
+};
+
+static void sip_setup_free(struct sip_setup *s)
+{
+    g_free(s->trunks);
+    g_free(s->routes);
+}
+
+static void sip_setup_fill(struct sip_setup *s, const struct config *cfg,
+                           struct media_workers *workers, const struct media_session_cfg *media)
+{
+    const struct config_sip *c = &cfg->sip;
+    s->trunks = g_new0(struct sip_trunk_cfg, c->trunks.n ? c->trunks.n : 1);
+    for (size_t i = 0; i < c->trunks.n; i++) {
+        const struct config_sip_trunk *t = &c->trunks.v[i];
+        s->trunks[i] = (struct sip_trunk_cfg){
+            .name = t->name,
+            .registrar = t->registrar,
+            .proxy = t->proxy,
+            .username = t->username,
+            .password = t->password,
+            .from_user = t->from_user,
+            .codecs = (const char *const *)t->codecs.v,
+            .ncodecs = t->codecs.n,
+            .srtp = t->srtp == CONFIG_SIP_SRTP_REQUIRED   ? SIP_SRTP_REQUIRED
+                    : t->srtp == CONFIG_SIP_SRTP_OPTIONAL ? SIP_SRTP_OPTIONAL
+                                                          : SIP_SRTP_OFF,
+            .allowed_sources = (const char *const *)t->allowed_sources.v,
+            .nallowed_sources = t->allowed_sources.n,
+            .register_expires_s = (uint32_t)t->register_expires_s,
+        };
+    }
+    s->routes = g_new0(struct sip_route_in, c->routes.inbound.n ? c->routes.inbound.n : 1);
+    for (size_t i = 0; i < c->routes.inbound.n; i++) {
+        const struct config_sip_route *r = &c->routes.inbound.v[i];
+        s->routes[i] = (struct sip_route_in){.number = r->number, .room = r->room, .user = r->user};
+    }
+    s->cfg = (struct sip_cfg){
+        .listen = (const char *const *)c->listen.v,
+        .nlisten = c->listen.n,
+        .public_ip = c->public_ip,
+        .tls_cert = c->tls_certificate,
+        .tls_key = c->tls_key,
+        .trunks = s->trunks,
+        .ntrunks = c->trunks.n,
+        .routes_in = s->routes,
+        .nroutes_in = c->routes.inbound.n,
+        .outbound_allowed_users = (const char *const *)c->routes.outbound.allowed_users.v,
+        .noutbound_allowed_users = c->routes.outbound.allowed_users.n,
+        .outbound_allowed_numbers = (const char *const *)c->routes.outbound.allowed_numbers.v,
+        .noutbound_allowed_numbers = c->routes.outbound.allowed_numbers.n,
+        .invite_rate_per_source = (uint32_t)c->invite_rate_per_source,
+        .session_expires_s = (uint32_t)c->session_expires_s,
+        .workers = workers,
+        .media = *media,
+        .ring_timeout_ms = (uint32_t)c->ring_timeout_s * 1000,
+        .rtp_timeout_ms = (uint32_t)cfg->media.media_timeout_s * 1000,
+    };
+}
+
+static int start_sip(struct daemon *d, const struct config *cfg, struct media_workers *workers,
+                     const struct media_session_cfg *media, struct conf_registry *conferences)
+{
+    struct sip_setup s = {0};
+    sip_setup_fill(&s, cfg, workers, media);
+    struct sip_gw_host host = {
+        .arg = d,
+        .notice = host_notice,
+        .ring_user = host_ring_user,
+        .user_call_gone = host_user_call_gone,
+    };
+    int err = sip_gw_alloc(&d->sip, &s.cfg, conferences, &host);
+    sip_setup_free(&s);
+    if (err) {
+        log_error("cannot set up the SIP side: %s", strerror(err));
+        return err;
+    }
+    if ((err = sip_gw_start(d->sip))) {
+        log_error("cannot start the SIP side: %s", strerror(err));
+        return err;
+    }
+    d->sip_ops = (struct bot_sip_ops){
+        .arg = d,
+        .dial = ops_dial,
+        .hangup = ops_hangup,
+        .status = ops_status,
+    };
+    bot_set_sip(d->bot, &d->sip_ops);
+    return 0;
 }
 
 static int run(const struct config *cfg)
@@ -126,6 +273,9 @@ static int run(const struct config *cfg)
         goto out;
     }
 
+    if (cfg->sip.enabled && start_sip(&d, cfg, workers, &bc.call.media, conferences))
+        goto out;
+
     d.loop = g_main_loop_new(NULL, FALSE);
     guint sig_term = g_unix_signal_add(SIGTERM, on_signal, &d);
     guint sig_int = g_unix_signal_add(SIGINT, on_signal, &d);
@@ -143,6 +293,7 @@ static int run(const struct config *cfg)
     g_main_loop_unref(d.loop);
 
 out:
+    mem_deref(d.sip);
     mem_deref(d.bot);
     mem_deref(conferences);
     mem_deref(mixer);

@@ -43,6 +43,7 @@ struct sip_trunk_cfg {
     enum sip_srtp srtp;
     const char *const *allowed_sources; /* CIDRs ("127.0.0.1/32"); inbound from elsewhere: 403 */
     size_t nallowed_sources;
+    uint32_t register_expires_s; /* the expiry we ask the registrar for (0: 300) */
 };
 
 struct sip_route_in {
@@ -54,7 +55,7 @@ struct sip_route_in {
 struct sip_cfg {
     const char *const *listen; /* "udp:127.0.0.1:5060", "tcp:...", "tls:..." */
     size_t nlisten;
-    const char *public_ip; /* advertised in SDP and Contact; NULL: the listen address */
+    const char *public_ip;          /* advertised in SDP and Contact; NULL: the listen address */
     const char *tls_cert, *tls_key; /* for tls: listeners */
     const struct sip_trunk_cfg *trunks;
     size_t ntrunks;
@@ -71,6 +72,7 @@ struct sip_cfg {
     struct media_workers *workers;
     struct media_session_cfg media; /* template: worker, log_ctx, profile set per call */
     uint32_t ring_timeout_ms;       /* an outbound call not answered by then: CANCEL */
+    uint32_t rtp_timeout_ms;        /* no RTP/RTCP this long from an unheld peer: BYE (0: off) */
 };
 
 /* What the SIP side asks of the Matrix side. */
@@ -86,8 +88,8 @@ struct sip_gw_host {
     void (*user_call_gone)(void *arg, struct sip_call *sc);
 };
 
-int sip_gw_alloc(struct sip_gw **gwp, const struct sip_cfg *cfg,
-                 struct conf_registry *conferences, const struct sip_gw_host *host);
+int sip_gw_alloc(struct sip_gw **gwp, const struct sip_cfg *cfg, struct conf_registry *conferences,
+                 const struct sip_gw_host *host);
 /* Binds the listeners and starts registering. */
 int sip_gw_start(struct sip_gw *gw);
 

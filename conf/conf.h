@@ -10,7 +10,12 @@
  * that path and a tick allocates nothing, so rooms scale with clocks, not with a global lock.
  *
  * conf/ never knows what is behind a member: a WebRTC leg's audio stream, a SIP leg, a test's
- * fake. It sees a port, four pointers wide.
+ * fake. It sees a port: a handful of function pointers and an object.
+ *
+ * DTMF is relayed, not mixed: a digit one member sends (conf_member_dtmf(), from whatever
+ * thread its leg receives on) waits in that member's small queue until the next tick, which
+ * hands it to every other member's port (send_dtmf) before writing their audio, so each leg
+ * sends it as RFC 4733 events interleaved with its audio, at its own payload type and clock.
  *
  * Threads: the control calls (alloc, join, leave, mute, foreach, free) come from one thread
  * (the main loop) or are serialised by the caller. Getters of counts and stats may be called
@@ -25,8 +30,10 @@
 
 #include "media/audio_stream.h"
 
+struct conf_member;
+
 /* A member's audio, as the clock sees it. Called only from the room's clock thread, one member
- * after another, never after conf_member_leave() has returned. */
+ * after another, never after conf_member_leave() has returned (attach excepted: see there). */
 struct conf_port {
     /* Next 20 ms received from the participant; must always fill pcm (zeros with
      * info->kind = AUDIO_FRAME_SILENT when there is nothing). */
@@ -37,10 +44,21 @@ struct conf_port {
     /* Once per tick after write, e.g. for RTCP; may be NULL. */
     void (*tick)(void *obj, uint64_t now_us);
     void *obj;
+    /* Optional (NULL: the member gets no digits): sends the participant an RFC 4733 digit,
+     * interleaved with the audio of the next writes. 0, or an errno (ENOTSUP when its leg
+     * negotiated no telephone-event: it just does not get digits). */
+    int (*send_dtmf)(void *obj, char digit, uint16_t duration_ms);
+    /* Optional: called by conf_room_join() with the new member, and by conf_member_leave()
+     * with NULL, on the control thread and outside any tick, so that the port can pass the
+     * digits its participant sends to conf_member_dtmf(). When the call with NULL returns,
+     * the port must no longer use the member. */
+    void (*attach)(void *obj, struct conf_member *mb);
 };
 
 /* A port onto a media audio stream. The port does not hold a reference: the caller keeps the
- * stream alive until conf_member_leave() returns. */
+ * stream alive until conf_member_leave() returns. While the stream is a member, its DTMF
+ * handler belongs to the conference (the digits it receives are relayed to the room); leaving
+ * removes the handler. */
 struct audio_stream;
 void conf_port_from_audio_stream(struct conf_port *p, struct audio_stream *as);
 
@@ -75,7 +93,6 @@ int conf_mixer_clock_stats(const struct conf_mixer *m, unsigned idx, struct conf
 /* ---- rooms and members ---- */
 
 struct conf_room;
-struct conf_member;
 
 /* A room pinned to the mixer's least-loaded clock; name is for logs. The room holds a reference
  * to its clock, not to the mixer. mem_deref() frees it once every member has left. */
@@ -92,6 +109,16 @@ int conf_room_join(struct conf_room *room, const struct conf_port *port, const c
  * The others do not miss a tick. NULL is accepted. */
 void conf_member_leave(struct conf_member *mb);
 
+/* Digits not yet relayed that one member may have queued. */
+#define CONF_DTMF_QUEUE 16
+
+/* A digit ('0'-'9', '*', '#', 'A'-'D') the member sent, for everyone else in the room: logged,
+ * queued, and handed to the other members' ports on the next tick. Thread-safe, for as long as
+ * the member exists; allocates nothing. A muted member's digits are logged but not relayed
+ * (nobody hears it). EINVAL for another character, ENOBUFS when CONF_DTMF_QUEUE digits are
+ * already waiting. */
+int conf_member_dtmf(struct conf_member *mb, char digit, uint16_t duration_ms);
+
 /* A muted (held) member is read but not mixed: nobody hears it; it still hears the room. */
 void conf_member_set_muted(struct conf_member *mb, bool muted);
 bool conf_member_muted(const struct conf_member *mb);
@@ -105,6 +132,8 @@ struct conf_member_stats {
     uint64_t frames_mixed; /* frames the others heard (not silent, not muted) */
     uint64_t frames_silent;
     uint64_t write_errors; /* port write() returned non-zero (EAGAIN before connecting...) */
+    uint64_t dtmf_in;      /* digits from the member, relayed to the room */
+    uint64_t dtmf_out;     /* digits relayed to the member (its send_dtmf accepted them) */
     uint8_t last_level;    /* -dBov of the last frame read, 127 for silence (RFC 6464 scale) */
 };
 

@@ -1,6 +1,11 @@
 /*
- * A conference port onto a media audio stream: the WebRTC (and later plain RTP) leg's face.
- * Thin wrappers rather than casts of the stream's functions, so the calls stay type-checked.
+ * A conference port onto a media audio stream: the WebRTC or plain RTP leg's face. Thin
+ * wrappers rather than casts of the stream's functions, so the calls stay type-checked.
+ *
+ * DTMF both ways: while the stream is a member, the digits it receives (on its media worker)
+ * go to conf_member_dtmf(), and the digits the room relays to it go out as its own
+ * telephone-events. Replacing the stream's handler on leave waits for a handler call in
+ * progress, which is what lets leave free the member right after.
  */
 #include "conf/conf.h"
 
@@ -21,10 +26,27 @@ static void port_tick(void *obj, uint64_t now_us)
     audio_stream_tick(obj, now_us);
 }
 
+static int port_send_dtmf(void *obj, char digit, uint16_t duration_ms)
+{
+    return audio_stream_send_dtmf(obj, digit, duration_ms);
+}
+
+static void on_dtmf(char digit, uint16_t duration_ms, void *arg)
+{
+    (void)conf_member_dtmf(arg, digit, duration_ms); /* refusals are logged there */
+}
+
+static void port_attach(void *obj, struct conf_member *mb)
+{
+    audio_stream_set_dtmf_handler(obj, mb ? on_dtmf : NULL, mb);
+}
+
 void conf_port_from_audio_stream(struct conf_port *p, struct audio_stream *as)
 {
     p->read = port_read;
     p->write = port_write;
     p->tick = port_tick;
     p->obj = as;
+    p->send_dtmf = port_send_dtmf;
+    p->attach = port_attach;
 }

@@ -7,6 +7,13 @@
  * control thread for join / leave / foreach; that mutual exclusion is what makes leave
  * synchronous without any hand-shake: once leave has the lock, the clock is not in the room,
  * and the next tick walks an array that no longer holds the member.
+ *
+ * DTMF comes from other threads (a leg's media worker) and must not wait for a tick, so it has
+ * a lock of its own, taken for a few stores: conf_member_dtmf() appends to the member's queue
+ * under it and raises the member's pending flag; the tick looks at the flag of each member (one
+ * relaxed load, no lock on the common path), empties a flagged queue under the lock and relays
+ * it outside. The room's lock may be held when the DTMF lock is taken, never the other way
+ * round.
  */
 #include "conf/conf.h"
 
@@ -21,6 +28,12 @@
 #include "base/mem.h"
 #include "conf/clock.h"
 #include "conf/mix.h"
+#include "media/dtmf.h"
+
+struct conf_dtmf {
+    char digit;
+    uint16_t ms;
+};
 
 struct conf_member {
     struct conf_room *room; /* reference */
@@ -39,6 +52,13 @@ struct conf_member {
     atomic_uint_fast64_t frames_silent;
     atomic_uint_fast64_t write_errors;
     atomic_uint last_level;
+    atomic_uint_fast64_t dtmf_out;
+
+    /* Digits the member sent, not yet relayed: under the room's dtmf_lock. */
+    struct conf_dtmf dtmf_q[CONF_DTMF_QUEUE];
+    unsigned dtmf_n;
+    atomic_uint_fast64_t dtmf_in;
+    atomic_bool dtmf_pending; /* dtmf_n > 0, readable without the lock */
 };
 
 struct conf_room {
@@ -47,6 +67,8 @@ struct conf_room {
     char *name;
     char *log_ctx;
     atomic_uint count; /* == n, for lock-free readers */
+
+    pthread_mutex_t dtmf_lock; /* the members' DTMF queues */
 
     pthread_mutex_t lock;
     /* Under lock: */
@@ -74,6 +96,7 @@ static void room_destroy(void *arg)
     }
     free(r->members);
     pthread_mutex_destroy(&r->lock);
+    pthread_mutex_destroy(&r->dtmf_lock);
     mem_deref(r->clock);
     mem_deref(r->name);
     mem_deref(r->log_ctx);
@@ -90,6 +113,7 @@ int conf_room_alloc(struct conf_room **rp, struct conf_mixer *m, const char *nam
     if (!r)
         return ENOMEM;
     pthread_mutex_init(&r->lock, NULL);
+    pthread_mutex_init(&r->dtmf_lock, NULL);
     atomic_init(&r->count, 0);
     r->sched.room = r;
     r->name = mem_strdup(name);
@@ -178,6 +202,8 @@ out:
     }
     conf_clock_add_members(room->clock, 1);
     logc_debug(room->log_ctx, "%s joined (%u in the room)", mb->label, conf_room_count(room));
+    if (mb->port.attach)
+        mb->port.attach(mb->port.obj, mb);
     *mp = mb;
     return 0;
 }
@@ -199,7 +225,10 @@ void conf_member_leave(struct conf_member *mb)
     }
     atomic_store_explicit(&room->count, room->n, memory_order_relaxed);
     pthread_mutex_unlock(&room->lock);
-    /* The clock is out of the room and will not find mb again: the port is the caller's. */
+    /* The clock is out of the room and will not find mb again: the port is the caller's, once
+     * it no longer passes digits to mb. */
+    if (mb->port.attach)
+        mb->port.attach(mb->port.obj, NULL);
 
     conf_clock_add_members(room->clock, -1);
     logc_debug(room->log_ctx, "%s left (%u in the room)", mb->label, conf_room_count(room));
@@ -217,6 +246,35 @@ void conf_member_set_muted(struct conf_member *mb, bool muted)
 bool conf_member_muted(const struct conf_member *mb)
 {
     return mb && atomic_load_explicit(&mb->muted, memory_order_relaxed);
+}
+
+int conf_member_dtmf(struct conf_member *mb, char digit, uint16_t duration_ms)
+{
+    if (!mb || dtmf_event_from_digit(digit, NULL))
+        return EINVAL;
+    struct conf_room *r = mb->room;
+    if (atomic_load_explicit(&mb->muted, memory_order_relaxed)) {
+        log_info("dtmf '%c' (%u ms) from %s in conf=%s: muted, not relayed", digit,
+                 (unsigned)duration_ms, mb->label, r->name);
+        return 0;
+    }
+    int err = 0;
+    pthread_mutex_lock(&r->dtmf_lock);
+    if (mb->dtmf_n == CONF_DTMF_QUEUE) {
+        err = ENOBUFS;
+    } else {
+        mb->dtmf_q[mb->dtmf_n++] = (struct conf_dtmf){digit, duration_ms};
+        atomic_store_explicit(&mb->dtmf_pending, true, memory_order_relaxed);
+        stat_inc(&mb->dtmf_in);
+    }
+    pthread_mutex_unlock(&r->dtmf_lock);
+    if (err)
+        log_warn("dtmf '%c' from %s in conf=%s dropped: %u digits already waiting", digit,
+                 mb->label, r->name, CONF_DTMF_QUEUE);
+    else
+        log_info("dtmf '%c' (%u ms) from %s in conf=%s", digit, (unsigned)duration_ms, mb->label,
+                 r->name);
+    return err;
 }
 
 const char *conf_member_label(const struct conf_member *mb)
@@ -238,6 +296,8 @@ void conf_member_get_stats(const struct conf_member *mb, struct conf_member_stat
     st->frames_mixed = atomic_load_explicit(&mb->frames_mixed, memory_order_relaxed);
     st->frames_silent = atomic_load_explicit(&mb->frames_silent, memory_order_relaxed);
     st->write_errors = atomic_load_explicit(&mb->write_errors, memory_order_relaxed);
+    st->dtmf_in = atomic_load_explicit(&mb->dtmf_in, memory_order_relaxed);
+    st->dtmf_out = atomic_load_explicit(&mb->dtmf_out, memory_order_relaxed);
     st->last_level = (uint8_t)atomic_load_explicit(&mb->last_level, memory_order_relaxed);
 }
 
@@ -264,6 +324,32 @@ static uint8_t frame_level(const struct conf_member *mb)
     if (mb->info.kind == AUDIO_FRAME_DECODED && mb->info.level < 127)
         return mb->info.level;
     return conf_mix_level(mb->in, AUDIO_FRAME_SAMPLES);
+}
+
+/* Hands each member's waiting digits to every other member's port, before this tick's audio
+ * is written, so that they go out with it. */
+static void relay_dtmf(struct conf_room *r, struct conf_member *const *mv, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        struct conf_member *from = mv[i];
+        if (!atomic_load_explicit(&from->dtmf_pending, memory_order_relaxed))
+            continue;
+        struct conf_dtmf q[CONF_DTMF_QUEUE];
+        pthread_mutex_lock(&r->dtmf_lock);
+        unsigned k = from->dtmf_n;
+        memcpy(q, from->dtmf_q, k * sizeof(q[0]));
+        from->dtmf_n = 0;
+        atomic_store_explicit(&from->dtmf_pending, false, memory_order_relaxed);
+        pthread_mutex_unlock(&r->dtmf_lock);
+        for (unsigned d = 0; d < k; d++) {
+            for (unsigned j = 0; j < n; j++) {
+                struct conf_member *to = mv[j];
+                if (j != i && to->port.send_dtmf &&
+                    to->port.send_dtmf(to->port.obj, q[d].digit, q[d].ms) == 0)
+                    stat_inc(&to->dtmf_out);
+            }
+        }
+    }
 }
 
 bool conf_room_clock_tick(struct conf_room *r, uint64_t now_us)
@@ -296,6 +382,7 @@ bool conf_room_clock_tick(struct conf_room *r, uint64_t now_us)
         }
     }
     const int16_t *all = conf_mix_end(&r->mix);
+    relay_dtmf(r, mv, n);
 
     for (unsigned i = 0; i < n; i++) {
         struct conf_member *mb = mv[i];

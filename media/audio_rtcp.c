@@ -1,9 +1,9 @@
 /*
- * RTCP of an audio stream (RFC 3550): what the peer reports (its SR, whose time we echo as LSR;
- * report blocks about our SSRC, from which the round-trip time and the loss our encoder's FEC
- * should expect; BYE) on the worker thread, and our own compound report (SR while we send, else
- * RR, with one report block about the remote source, and SDES CNAME) about once a second from
- * the mixer clock, on hold too.
+ * RTCP of an audio stream (RFC 3550), its RTP times at the codec's clock: what the peer reports
+ * (its SR, whose time we echo as LSR; report blocks about our SSRC, from which the round-trip time
+ * and the loss our encoder's FEC should expect; BYE) on the worker thread, and our own compound
+ * report (SR while we send, else RR, with one report block about the remote source, and SDES CNAME)
+ * about once a second from the mixer clock, on hold too.
  */
 #include <errno.h>
 #include <string.h>
@@ -130,7 +130,7 @@ void audio_stream_tick(struct audio_stream *as, uint64_t now)
         };
         /* the RTP time of this instant, extrapolated from the last frame sent */
         sr.rtp_ts = as->wrote ? as->last_write_ts + (uint32_t)((now - as->last_write_us) *
-                                                               (AUDIO_RATE / 1000) / 1000)
+                                                               (as->clock_rate / 1000) / 1000)
                               : as->tx_ts;
         err = rtcp_sr_encode(buf, RTCP_BUF - MEDIA_TRANSPORT_TRAILER, &len, &sr, &rb, nrb);
     } else {

@@ -3,7 +3,7 @@
  *
  * Three threads touch a stream, and the state is laid out by who owns it:
  *   - the transport's worker runs recv_handler(): it parses, filters and accounts each packet
- *     and queues Opus payloads in the jitter buffer;
+ *     and queues codec payloads in the jitter buffer;
  *   - the mixer clock runs read() (jitter buffer -> decoder), write() (encoder -> transport),
  *     send_dtmf() and tick() (RTCP out);
  *   - the main loop sets the direction and reads statistics.
@@ -11,6 +11,12 @@
  * the remote source, the last SR) sits behind one mutex private to the stream, held for a
  * handful of field updates at a time and never across a codec call or a send. Counters with a
  * single writer are relaxed atomics that anyone may read. Nothing is allocated per packet.
+ *
+ * The codec (media/audio_codec.h) hides its rate: it takes and gives 48 kHz PCM. What stays
+ * here is its RTP clock, in which timestamps, durations in the jitter buffer, the interarrival
+ * jitter, RTCP's RTP times and telephone-events are counted; `ratio` converts those units into
+ * 48 kHz samples (1 for Opus, 6 for the 8 kHz clocks). A payload of any duration the codec
+ * allows decodes into `carry`, which read() hands out 20 ms at a time.
  *
  * The worker prefixes each queued payload with one byte carrying the packet's RFC 6464 level
  * and voice flag, so that the level travels with the audio it describes through the jitter
@@ -28,11 +34,11 @@
 
 #include "base/log.h"
 #include "base/mem.h"
+#include "media/audio_codec.h"
 #include "media/audio_level.h"
 #include "media/audio_stream_int.h"
 #include "media/dtmf.h"
 #include "media/jitter.h"
-#include "media/opus_codec.h"
 #include "rtp/rtp.h"
 
 #define DEFAULT_BITRATE     32000
@@ -41,7 +47,9 @@
 #define FEC_LOSS_MAX        50
 #define RATELIMIT_US        5000000
 #define JB_MIN_DELAY_MS     40 /* room for one packet of look-ahead: in-band FEC needs it */
-#define SSRC_SWITCH_PACKETS 2  /* a new source must send this many in a row to take over */
+#define JB_MIN_DELAY_NO_FEC 20 /* codecs without FEC need no look-ahead */
+#define FADE_SAMPLES        (AUDIO_RATE / 200) /* 5 ms: a concealment that ends in silence */
+#define SSRC_SWITCH_PACKETS 2 /* a new source must send this many in a row to take over */
 #define META_VOICE          0x80
 
 static uint64_t mono_clock(void *arg)
@@ -130,16 +138,16 @@ static bool accept_source(struct audio_stream *as, uint32_t ssrc)
 static void report_dtmf(struct audio_stream *as, const struct dtmf_report *r, unsigned n)
 {
     pthread_mutex_lock(&as->lock);
-    audio_dtmf_h *h = as->dtmfh;
-    void *arg = as->dtmf_arg;
     as->dtmf_events += n;
     pthread_mutex_unlock(&as->lock);
+    pthread_mutex_lock(&as->dtmf_lock);
     for (unsigned i = 0; i < n; i++) {
         char digit = dtmf_digit_from_event(r[i].event);
-        uint32_t ms = r[i].duration * 1000u / AUDIO_RATE;
-        if (digit && h)
-            h(digit, (uint16_t)(ms > UINT16_MAX ? UINT16_MAX : ms), arg);
+        uint32_t ms = (uint32_t)((uint64_t)r[i].duration * 1000u / as->clock_rate);
+        if (digit && as->dtmfh)
+            as->dtmfh(digit, (uint16_t)(ms > UINT16_MAX ? UINT16_MAX : ms), as->dtmf_arg);
     }
+    pthread_mutex_unlock(&as->dtmf_lock);
 }
 
 static void recv_handler(const uint8_t *pkt, size_t len, bool rtcp, void *arg)
@@ -160,8 +168,8 @@ static void recv_handler(const uint8_t *pkt, size_t len, bool rtcp, void *arg)
         audio_stream_warn_limited(as, &as->rl_malformed, now, "malformed RTP", err);
         return;
     }
-    bool opus = h.pt == as->pt;
-    if (!opus && (!as->dtmf_pt || h.pt != as->dtmf_pt)) {
+    bool audio = h.pt == as->pt;
+    if (!audio && (!as->dtmf_pt || h.pt != as->dtmf_pt)) {
         ctr_add(&as->rx_unknown_pt, 1);
         if (audio_stream_ratelimit(&as->rl_pt, now)) {
             logc_warn(as->log_ctx,
@@ -177,10 +185,11 @@ static void recv_handler(const uint8_t *pkt, size_t len, bool rtcp, void *arg)
     uint8_t queued[JITTER_MAX_PAYLOAD];
     uint32_t duration = 0;
     struct rtp_dtmf ev;
-    if (opus) {
-        if (plen + 1 > sizeof(queued) || opus_codec_packet_samples(pl, plen, &duration)) {
+    if (audio) {
+        if (plen + 1 > sizeof(queued) ||
+            audio_codec_packet_duration(as->codec, pl, plen, &duration)) {
             ctr_add(&as->rx_malformed, 1);
-            audio_stream_warn_limited(as, &as->rl_malformed, now, "malformed Opus payload",
+            audio_stream_warn_limited(as, &as->rl_malformed, now, "malformed audio payload",
                                       EBADMSG);
             return;
         }
@@ -218,8 +227,8 @@ static void recv_handler(const uint8_t *pkt, size_t len, bool rtcp, void *arg)
         pthread_mutex_unlock(&as->lock);
         return; /* a jump not yet confirmed, or far in the past */
     }
-    if (opus) {
-        rtp_jitter_update(&as->jit, h.ts, (uint32_t)(now * (AUDIO_RATE / 1000) / 1000));
+    if (audio) {
+        rtp_jitter_update(&as->jit, h.ts, (uint32_t)(now * (as->clock_rate / 1000) / 1000));
         if (atomic_load_explicit(&as->recv_on, memory_order_relaxed))
             (void)jitter_put(as->jb, ext_seq, h.ts, queued, plen + 1, duration, now);
     } else {
@@ -252,36 +261,53 @@ static bool fill_carry(struct audio_stream *as, uint64_t at)
     as->carry_off = 0;
     as->carry_level = AUDIO_LEVEL_SILENT;
     as->carry_voice = false;
-    if (r == JITTER_NONE)
-        return false;
+    enum audio_frame_kind last = as->last_kind;
+    if (r == JITTER_NONE) {
+        /* Playout goes silent: a concealment under way fades out rather than stop dead, and
+         * so does what a decoder still holds back of its last packet. */
+        enum audio_frame_kind tail = AUDIO_FRAME_SILENT;
+        if (last == AUDIO_FRAME_CONCEALED || last == AUDIO_FRAME_FEC)
+            tail = AUDIO_FRAME_CONCEALED;
+        else if (last == AUDIO_FRAME_DECODED && audio_decoder_delay(as->dec))
+            tail = AUDIO_FRAME_DECODED;
+        as->last_kind = AUDIO_FRAME_SILENT;
+        if (tail == AUDIO_FRAME_SILENT || audio_decoder_fade_out(as->dec, as->carry, FADE_SAMPLES))
+            return false;
+        as->carry_len = FADE_SAMPLES;
+        as->carry_kind = tail;
+        return true;
+    }
 
     if (r == JITTER_PACKET) {
         size_t n = 0;
         as->carry_level = f->payload[0] & 0x7f;
         as->carry_voice = (f->payload[0] & META_VOICE) != 0;
-        if (!opus_codec_decode(as->dec, f->payload + 1, f->len - 1, as->carry,
-                               OPUS_CODEC_MAX_SAMPLES, &n) &&
+        if (last == AUDIO_FRAME_DECODED && f->ts != as->next_ts)
+            audio_decoder_discontinuity(as->dec); /* the jitter buffer skipped a packet */
+        if (!audio_decoder_decode(as->dec, f->payload + 1, f->len - 1, as->carry, AUDIO_MAX_SAMPLES,
+                                  &n) &&
             n) {
             as->carry_len = n;
-            as->carry_kind = AUDIO_FRAME_DECODED;
+            as->carry_kind = as->last_kind = AUDIO_FRAME_DECODED;
+            as->next_ts = f->ts + f->duration;
             return true;
         }
-        ctr_add(&as->rx_malformed, 1); /* checked on arrival; libopus refused it anyway */
+        ctr_add(&as->rx_malformed, 1); /* checked on arrival; the decoder refused it anyway */
     }
 
-    size_t dur = f->duration ? f->duration : AUDIO_FRAME_SAMPLES;
-    if (dur > OPUS_CODEC_MAX_SAMPLES)
-        dur = OPUS_CODEC_MAX_SAMPLES;
+    size_t dur = (size_t)(f->duration ? f->duration : as->frame_units) * as->ratio;
+    if (dur > AUDIO_MAX_SAMPLES)
+        dur = AUDIO_MAX_SAMPLES;
     as->carry_len = dur;
     if (r == JITTER_LOST && f->fec && !f->stretch && f->len > 1 &&
-        opus_codec_packet_has_fec(f->payload + 1, f->len - 1) &&
-        !opus_codec_decode_fec(as->dec, f->payload + 1, f->len - 1, as->carry, dur)) {
-        as->carry_kind = AUDIO_FRAME_FEC;
+        audio_decoder_has_fec(as->dec, f->payload + 1, f->len - 1) &&
+        !audio_decoder_decode_fec(as->dec, f->payload + 1, f->len - 1, as->carry, dur)) {
+        as->carry_kind = as->last_kind = AUDIO_FRAME_FEC;
         return true;
     }
-    if (opus_codec_conceal(as->dec, as->carry, dur))
+    if (audio_decoder_conceal(as->dec, as->carry, dur))
         memset(as->carry, 0, dur * sizeof(as->carry[0]));
-    as->carry_kind = AUDIO_FRAME_CONCEALED;
+    as->carry_kind = as->last_kind = AUDIO_FRAME_CONCEALED;
     return true;
 }
 
@@ -301,7 +327,10 @@ void audio_stream_read(struct audio_stream *as, int16_t pcm[AUDIO_FRAME_SAMPLES]
             pthread_mutex_lock(&as->lock);
             jitter_reset(as->jb);
             pthread_mutex_unlock(&as->lock);
+            if (as->last_kind != AUDIO_FRAME_SILENT) /* start afresh when receiving again */
+                (void)audio_decoder_fade_out(as->dec, as->carry, FADE_SAMPLES);
             as->carry_len = 0;
+            as->last_kind = AUDIO_FRAME_SILENT;
             as->rx_paused = true;
         }
         if (info)
@@ -363,8 +392,7 @@ static int write_dtmf(struct audio_stream *as, uint32_t frame_ts)
     struct rtp_dtmf ev;
     uint32_t ts;
     bool marker;
-    if (!as->dtmf_pt ||
-        !dtmf_tx_next(&as->dtmf_tx, frame_ts, AUDIO_FRAME_SAMPLES, &ev, &ts, &marker))
+    if (!as->dtmf_pt || !dtmf_tx_next(&as->dtmf_tx, frame_ts, as->frame_units, &ev, &ts, &marker))
         return 0;
     uint8_t buf[RTP_HDR_SIZE + RTP_DTMF_SIZE + MEDIA_TRANSPORT_TRAILER];
     struct rtp_hdr h = {.pt = as->dtmf_pt, .ts = ts, .marker = marker};
@@ -381,7 +409,7 @@ int audio_stream_write(struct audio_stream *as, const int16_t pcm[AUDIO_FRAME_SA
         return EINVAL;
     uint64_t now = now_us(as);
     uint32_t frame_ts = as->tx_ts;
-    as->tx_ts += AUDIO_FRAME_SAMPLES; /* time goes on whether we send or not */
+    as->tx_ts += as->frame_units; /* time goes on whether we send or not */
     if (!atomic_load(&as->send_on)) {
         as->tx_gap = true;
         dtmf_tx_clear(&as->dtmf_tx);
@@ -391,7 +419,7 @@ int audio_stream_write(struct audio_stream *as, const int16_t pcm[AUDIO_FRAME_SA
     if (as->fec) {
         unsigned loss = atomic_load(&as->remote_loss_pct);
         loss = loss < FEC_LOSS_MIN ? FEC_LOSS_MIN : loss > FEC_LOSS_MAX ? FEC_LOSS_MAX : loss;
-        if (loss != as->enc_loss_pct && !opus_codec_enc_set_fec(as->enc, true, (uint8_t)loss))
+        if (loss != as->enc_loss_pct && !audio_encoder_set_fec(as->enc, true, (uint8_t)loss))
             as->enc_loss_pct = loss;
     }
 
@@ -417,8 +445,7 @@ int audio_stream_write(struct audio_stream *as, const int16_t pcm[AUDIO_FRAME_SA
     size_t hdr = rtp_hdr_size(&h);
     size_t olen = 0;
     bool dtx = false;
-    int err = opus_codec_encode(as->enc, pcm, AUDIO_FRAME_SAMPLES, buf + hdr, RTP_MAX_PACKET - hdr,
-                                &olen, &dtx);
+    int err = audio_encoder_encode(as->enc, pcm, buf + hdr, RTP_MAX_PACKET - hdr, &olen, &dtx);
     if (err)
         return err;
     if (dtx && as->dtx) {
@@ -450,10 +477,10 @@ void audio_stream_set_dtmf_handler(struct audio_stream *as, audio_dtmf_h *h, voi
 {
     if (!as)
         return;
-    pthread_mutex_lock(&as->lock);
+    pthread_mutex_lock(&as->dtmf_lock);
     as->dtmfh = h;
     as->dtmf_arg = arg;
-    pthread_mutex_unlock(&as->lock);
+    pthread_mutex_unlock(&as->dtmf_lock);
 }
 
 void audio_stream_set_direction(struct audio_stream *as, bool send, bool recv)
@@ -478,7 +505,7 @@ void audio_stream_get_stats(struct audio_stream *as, struct audio_stream_stats *
     pthread_mutex_lock(&as->lock);
     jitter_get_stats(as->jb, &js);
     st->packets_lost = rtp_seq_lost(&as->seq);
-    st->jitter_ms = (uint32_t)((uint64_t)rtp_jitter_get(&as->jit) * 1000u / AUDIO_RATE);
+    st->jitter_ms = (uint32_t)((uint64_t)rtp_jitter_get(&as->jit) * 1000u / as->clock_rate);
     st->remote_ssrc = as->latched ? as->remote_ssrc : 0;
     st->ssrc_changes = as->ssrc_changes;
     st->dtmf_events = as->dtmf_events;
@@ -515,16 +542,16 @@ static void destroy(void *arg)
     mem_deref(as->log_ctx);
     if (as->lock_ok)
         pthread_mutex_destroy(&as->lock);
+    if (as->dtmf_lock_ok)
+        pthread_mutex_destroy(&as->dtmf_lock);
 }
 
 int audio_stream_alloc(struct audio_stream **asp, struct media_transport *t,
                        const struct audio_stream_cfg *cfg)
 {
-    if (!asp || !t || !t->send || !cfg || cfg->pt > 127 || cfg->dtmf_pt > 127 ||
-        (cfg->dtmf_pt && cfg->dtmf_pt == cfg->pt))
+    if (!asp || !t || !t->send || !cfg || !audio_codec_rtp_clock(cfg->codec) || cfg->pt > 127 ||
+        cfg->dtmf_pt > 127 || (cfg->dtmf_pt && cfg->dtmf_pt == cfg->pt))
         return EINVAL;
-    if (cfg->codec != AUDIO_CODEC_OPUS)
-        return ENOTSUP; /* the other codecs are not carried yet */
 
     struct audio_stream *as = mem_zalloc(sizeof(*as), destroy);
     if (!as)
@@ -534,13 +561,23 @@ int audio_stream_alloc(struct audio_stream **asp, struct media_transport *t,
         return ENOMEM;
     }
     as->lock_ok = true;
+    if (pthread_mutex_init(&as->dtmf_lock, NULL)) {
+        mem_deref(as);
+        return ENOMEM;
+    }
+    as->dtmf_lock_ok = true;
     as->clock = cfg->clock ? cfg->clock : mono_clock;
     as->clock_arg = cfg->clock_arg;
+    bool opus = cfg->codec == AUDIO_CODEC_OPUS;
+    as->codec = cfg->codec;
+    as->clock_rate = audio_codec_rtp_clock(cfg->codec);
+    as->frame_units = audio_codec_frame_units(cfg->codec);
+    as->ratio = AUDIO_RATE / as->clock_rate;
     as->pt = cfg->pt;
     as->dtmf_pt = cfg->dtmf_pt;
     as->level_ext_id = cfg->level_ext_id;
-    as->fec = cfg->fec;
-    as->dtx = cfg->dtx;
+    as->fec = opus && cfg->fec;
+    as->dtx = opus && cfg->dtx;
     as->rng = cfg->clock ? 0x9E3779B97F4A7C15ull ^ cfg->local_ssrc : random64();
     as->ssrc = cfg->local_ssrc;
     while (!as->ssrc)
@@ -550,7 +587,7 @@ int audio_stream_alloc(struct audio_stream **asp, struct media_transport *t,
     as->tx_gap = true;
     atomic_init(&as->send_on, true);
     atomic_init(&as->recv_on, true);
-    dtmf_tx_init(&as->dtmf_tx, AUDIO_RATE);
+    dtmf_tx_init(&as->dtmf_tx, as->clock_rate);
     dtmf_rx_init(&as->dtmf_rx);
 
     struct timespec wall;
@@ -570,25 +607,25 @@ int audio_stream_alloc(struct audio_stream **asp, struct media_transport *t,
         err = ENOMEM;
 
     struct jitter_cfg jc = {
-        .clock_rate = AUDIO_RATE,
-        .frame_samples = AUDIO_FRAME_SAMPLES,
-        .min_delay_ms = JB_MIN_DELAY_MS,
+        .clock_rate = as->clock_rate,
+        .frame_samples = as->frame_units,
+        .min_delay_ms = opus ? JB_MIN_DELAY_MS : JB_MIN_DELAY_NO_FEC,
     };
     if (!err)
         err = jitter_alloc(&as->jb, &jc);
 
-    as->enc_loss_pct = cfg->fec ? FEC_LOSS_DEFAULT : 0;
-    struct opus_codec_enc_cfg ec = {
+    as->enc_loss_pct = as->fec ? FEC_LOSS_DEFAULT : 0;
+    struct audio_encoder_cfg ec = {
         .bitrate = cfg->bitrate ? cfg->bitrate : DEFAULT_BITRATE,
-        .complexity = cfg->complexity > 0 && cfg->complexity <= 10 ? (uint8_t)cfg->complexity : 0,
-        .fec = cfg->fec,
+        .complexity = cfg->complexity,
+        .fec = as->fec,
         .loss_pct = (uint8_t)as->enc_loss_pct,
-        .dtx = cfg->dtx,
+        .dtx = as->dtx,
     };
     if (!err)
-        err = opus_codec_enc_alloc(&as->enc, &ec);
+        err = audio_encoder_alloc(&as->enc, cfg->codec, &ec);
     if (!err)
-        err = opus_codec_dec_alloc(&as->dec);
+        err = audio_decoder_alloc(&as->dec, cfg->codec);
     if (err) {
         mem_deref(as);
         return err;

@@ -1,10 +1,14 @@
 /*
- * One audio RTP session over a media transport: the Opus (and later G.711 / G.722) payload
- * in both directions, with the receive side's adaptive jitter buffer and decoder, the send side's
- * encoder and packetiser, RFC 4733 telephone-events, and RTCP SR/RR with the statistics they
- * carry. This is the "here are decoded frames / give me frames to send" face a leg shows conf/.
+ * One audio RTP session over a media transport: the negotiated codec's payload (Opus, G.711
+ * mu-law or A-law, G.722: media/audio_codec.h) in both directions, with the receive side's
+ * adaptive jitter buffer and decoder, the send side's encoder and packetiser, RFC 4733
+ * telephone-events, and RTCP SR/RR with the statistics they carry. This is the "here are decoded
+ * frames / give me frames to send" face a leg shows conf/.
  *
- * Frames are 20 ms of mono 16-bit PCM at 48 kHz (AUDIO_FRAME_SAMPLES samples).
+ * Frames are 20 ms of mono 16-bit PCM at 48 kHz (AUDIO_FRAME_SAMPLES samples) whatever the
+ * codec. On the wire everything follows the codec's RTP clock (48000 for Opus, 8000 for the
+ * others): timestamps, the interarrival jitter, the jitter buffer's durations, RTCP's RTP times
+ * and the telephone-events, which are sent and expected at that clock too.
  *
  * Threads: packets arrive on the transport's media worker thread; audio_stream_read / _write /
  * _tick are called by one mixer clock thread; configuration calls (direction, stats) may come
@@ -20,10 +24,6 @@
 #include "media/audio_codec.h"
 #include "media/transport.h"
 
-#define AUDIO_RATE          48000
-#define AUDIO_FRAME_MS      20
-#define AUDIO_FRAME_SAMPLES (AUDIO_RATE * AUDIO_FRAME_MS / 1000)
-
 struct audio_stream;
 
 /* A monotonic clock in µs; the stream uses CLOCK_MONOTONIC unless its configuration names
@@ -33,15 +33,16 @@ typedef uint64_t(audio_clock_h)(void *arg);
 struct audio_stream_cfg {
     enum audio_codec codec; /* what the negotiation chose (AUDIO_CODEC_OPUS is 0) */
     uint8_t pt;             /* its negotiated payload type */
-    uint8_t dtmf_pt;        /* telephone-event/48000, 0 when not negotiated */
+    uint8_t dtmf_pt;        /* telephone-event at the codec's clock rate, 0 when not negotiated */
     uint8_t level_ext_id;   /* RFC 6464 ssrc-audio-level extension id, 0 when not negotiated */
-    bool fec;               /* encode with Opus in-band FEC (peer's useinbandfec=1) */
-    bool dtx;               /* peer accepts DTX (usedtx=1) */
-    uint32_t bitrate;       /* Opus target bits/s, 0 for the default (32000) */
-    uint32_t local_ssrc;    /* 0: pick a random one */
-    const char *cname;      /* RTCP CNAME; copied */
-    const char *log_ctx;    /* "room=... call=... party=..."; copied */
-    int complexity;         /* Opus encoder complexity 1..10; 0 or negative: the default (5) */
+    /* Opus only (ignored for the other codecs): */
+    bool fec;            /* encode with in-band FEC (peer's useinbandfec=1) */
+    bool dtx;            /* peer accepts DTX (usedtx=1) */
+    uint32_t bitrate;    /* target bits/s, 0 for the default (32000) */
+    uint32_t local_ssrc; /* 0: pick a random one */
+    const char *cname;   /* RTCP CNAME; copied */
+    const char *log_ctx; /* "room=... call=... party=..."; copied */
+    int complexity;      /* Opus encoder complexity 1..10; 0 or negative: the default (5) */
     /* NULL: CLOCK_MONOTONIC. A simulation passes its own clock; the stream's random choices
      * (sequence and timestamp bases, RTCP intervals) then derive from local_ssrc, so that runs
      * repeat exactly. */
@@ -78,22 +79,25 @@ struct audio_stream_stats {
     uint64_t frames_fec;
     uint64_t dtmf_events;        /* RFC 4733 events received (end packets, deduplicated) */
     uint64_t packets_unknown_pt; /* RTP with a payload type that was not negotiated: dropped */
-    uint64_t packets_malformed;  /* undecodable RTP / RTCP / Opus payloads: dropped */
+    uint64_t packets_malformed;  /* undecodable RTP / RTCP / codec payloads: dropped */
     uint64_t ssrc_changes;       /* the remote source changed (the receive side was reset) */
     uint64_t rtcp_received;
     uint64_t rtcp_sent;
 };
 
-/* Called on the worker thread for each telephone-event received (once per event, on its end). */
+/* Called on the worker thread for each telephone-event received (once per event, on its end),
+ * with its duration at the codec's clock converted to ms. */
 typedef void(audio_dtmf_h)(char digit, uint16_t duration_ms, void *arg);
 
 /* Installs the stream as t's receiver. t is not owned: it must stop delivering (be closed)
  * before the last reference to the stream is dropped, and still exist then (the stream unhooks
- * itself from it). EINVAL for a missing transport, a payload type above 127, or a dtmf_pt equal
- * to pt. */
+ * itself from it). EINVAL for a missing transport, an unknown codec, a payload type above 127,
+ * or a dtmf_pt equal to pt. */
 int audio_stream_alloc(struct audio_stream **asp, struct media_transport *t,
                        const struct audio_stream_cfg *cfg);
 
+/* Thread-safe. When it returns, the previous handler is not running and will not be called
+ * again, so its arg may be freed; it must not be called from inside a handler. */
 void audio_stream_set_dtmf_handler(struct audio_stream *as, audio_dtmf_h *h, void *arg);
 
 /* Hold / resume: what the negotiated direction lets us do. Not sending stops RTP (RTCP goes on);
@@ -110,7 +114,8 @@ void audio_stream_read(struct audio_stream *as, int16_t pcm[AUDIO_FRAME_SAMPLES]
 int audio_stream_write(struct audio_stream *as, const int16_t pcm[AUDIO_FRAME_SAMPLES]);
 
 /* Mixer clock: sends an RFC 4733 digit ('0'-'9', '*', '#', 'A'-'D') over the next frames,
- * interleaved with audio. EINVAL for another character, ENOTSUP without a negotiated PT.
+ * interleaved with audio, at the codec's clock. EINVAL for another character, ENOTSUP without a
+ * negotiated PT.
  * Digits queue (ENOBUFS past 32) and go out one after another with a 40 ms pause; the
  * duration is clamped to 40 .. 1300 ms (the longest one event packet can express). */
 int audio_stream_send_dtmf(struct audio_stream *as, char digit, uint16_t duration_ms);

@@ -11,10 +11,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "media/audio_codec.h"
 #include "media/audio_stream.h"
 #include "media/dtmf.h"
 #include "media/jitter.h"
-#include "media/opus_codec.h"
 #include "rtp/rtcp.h"
 #include "rtp/rtp.h"
 
@@ -33,6 +33,10 @@ struct audio_stream {
     int64_t wall_offset_us; /* CLOCK_REALTIME - clock at alloc: NTP times for RTCP */
     char *cname;
     char *log_ctx;
+    enum audio_codec codec;
+    uint32_t clock_rate;  /* the codec's RTP clock */
+    uint32_t frame_units; /* RTP clock units in 20 ms */
+    uint32_t ratio;       /* 48 kHz samples per RTP clock unit (1 or 6) */
     uint8_t pt, dtmf_pt, level_ext_id;
     bool fec, dtx;
     uint32_t ssrc;
@@ -52,10 +56,15 @@ struct audio_stream {
     uint32_t lsr; /* middle 32 bits of the NTP time of the last SR, 0 if none */
     uint32_t lsr_ssrc;
     uint64_t lsr_arrival_us;
-    audio_dtmf_h *dtmfh;
-    void *dtmf_arg;
     uint64_t ssrc_changes;
     uint64_t dtmf_events;
+
+    /* The DTMF handler, called with this lock held so that replacing it waits for a call in
+     * progress (the handler's argument may be freed once it is replaced). */
+    pthread_mutex_t dtmf_lock;
+    bool dtmf_lock_ok;
+    audio_dtmf_h *dtmfh;
+    void *dtmf_arg;
 
     /* Worker only. */
     uint32_t cand_ssrc;
@@ -71,8 +80,8 @@ struct audio_stream {
     atomic_uint remote_loss_pct; /* what the peer reports losing of our stream */
 
     /* Mixer clock only. */
-    struct opus_codec_enc *enc;
-    struct opus_codec_dec *dec;
+    struct audio_encoder *enc;
+    struct audio_decoder *dec;
     uint16_t tx_seq;
     uint32_t tx_ts;
     bool tx_gap;
@@ -86,11 +95,15 @@ struct audio_stream {
     uint64_t rng;
     bool rx_paused;
     struct jitter_frame jf;
-    int16_t carry[OPUS_CODEC_MAX_SAMPLES]; /* decoded audio not yet played */
+    int16_t carry[AUDIO_MAX_SAMPLES]; /* decoded audio not yet played */
     size_t carry_off, carry_len;
     enum audio_frame_kind carry_kind;
     uint8_t carry_level;
     bool carry_voice;
+    /* What the last unit of playout was: after a concealment, silence begins with a short
+     * fade; a packet that does not follow the last one decoded is blended into. */
+    enum audio_frame_kind last_kind;
+    uint32_t next_ts; /* RTP time the packet after the last decoded one starts at */
 };
 
 static inline void ctr_add(counter_t *c, uint64_t n)

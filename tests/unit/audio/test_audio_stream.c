@@ -1,8 +1,7 @@
 /*
- * Two audio streams joined by an in-memory network on a simulated clock: each stream's transport
- * hands packets to a link that may delay, jitter, drop, duplicate or rewrite them, and the test
- * drives both mixer clocks frame by frame. Everything is deterministic and runs in simulated
- * time.
+ * An Opus audio stream against another over the simulated network of stream_fixture.h: quality
+ * on a clean and a lossy path, FEC, RTCP, DTMF, hold, source changes, bad input, packet sizes.
+ * The other codecs are in test_stream_codecs.c.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -23,316 +22,7 @@
 #include "rtp/rtcp.h"
 #include "rtp/rtp.h"
 #include "signal.h"
-
-#define FRAME    AUDIO_FRAME_SAMPLES
-#define TICK_US  20000
-#define OPUS_PT  111
-#define DTMF_PT  126
-#define LEVEL_ID 1
-
-struct net;
-struct end;
-
-struct link {
-    struct net *net;
-    struct end *dst;
-    unsigned loss_pct; /* RTP only */
-    uint64_t delay_us;
-    uint64_t jitter_us; /* uniform 0..jitter extra */
-    bool dup_dtmf;
-    bool drop_rtcp;
-    uint32_t rewrite_ssrc;            /* nonzero: RTP goes out with this SSRC instead */
-    struct rtcp_report_block last_rb; /* the last report block sent */
-    unsigned rbs, srs, rrs;
-    unsigned rtp, rtcp, dropped, markers;
-    unsigned dtmf, dtmf_markers;
-    uint8_t last_level;
-    bool saw_level;
-    uint16_t last_seq;
-    uint32_t last_ts;
-};
-
-struct end {
-    struct media_transport mt;
-    struct link *out;
-};
-
-struct pkt {
-    uint64_t at, order;
-    struct end *dst;
-    bool rtcp;
-    size_t len;
-    uint8_t data[1600];
-};
-
-#define MAXQ 512
-
-struct net {
-    uint64_t now;
-    uint64_t rng;
-    uint64_t order;
-    struct pkt q[MAXQ];
-    size_t n;
-};
-
-static uint64_t net_clock(void *arg)
-{
-    return ((struct net *)arg)->now;
-}
-
-static uint32_t net_rand(struct net *n)
-{
-    uint64_t x = n->rng;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    n->rng = x;
-    return (uint32_t)(x >> 16);
-}
-
-static void enqueue(struct net *n, struct end *dst, const uint8_t *data, size_t len, bool rtcp,
-                    uint64_t at)
-{
-    assert_true(n->n < MAXQ);
-    assert_true(len <= sizeof(n->q[0].data));
-    struct pkt *p = &n->q[n->n++];
-    p->at = at;
-    p->order = n->order++;
-    p->dst = dst;
-    p->rtcp = rtcp;
-    p->len = len;
-    memcpy(p->data, data, len);
-}
-
-static int fake_send(struct media_transport *t, uint8_t *pkt, size_t len, size_t cap, bool rtcp)
-{
-    struct end *e = (struct end *)t;
-    struct link *l = e->out;
-    struct net *n = l->net;
-    assert_true(cap >= len + MEDIA_TRANSPORT_TRAILER);
-    uint64_t at = n->now + l->delay_us;
-    if (rtcp) {
-        struct rtcp_iter it;
-        struct rtcp_pkt p;
-        rtcp_iter_init(&it, pkt, len);
-        assert_int_equal(rtcp_iter_next(&it, &p), 0); /* what we send is well-formed */
-        struct rtcp_report_block rb[RTCP_MAX_REPORTS];
-        size_t nrb = 0;
-        uint32_t ssrc;
-        if (p.type == RTCP_SR) {
-            struct rtcp_sr sr;
-            assert_int_equal(rtcp_sr_decode(&p, &sr, rb, RTCP_MAX_REPORTS, &nrb), 0);
-            l->srs++;
-        } else {
-            assert_int_equal(p.type, RTCP_RR);
-            assert_int_equal(rtcp_rr_decode(&p, &ssrc, rb, RTCP_MAX_REPORTS, &nrb), 0);
-            l->rrs++;
-        }
-        assert_true(nrb <= 1);
-        if (nrb) {
-            l->last_rb = rb[0];
-            l->rbs++;
-        }
-        assert_int_equal(rtcp_iter_next(&it, &p), 0);
-        assert_int_equal(p.type, RTCP_SDES);
-        l->rtcp++;
-        if (!l->drop_rtcp)
-            enqueue(n, l->dst, pkt, len, true, at);
-        return 0;
-    }
-    struct rtp_hdr h;
-    const uint8_t *pl;
-    size_t plen;
-    assert_int_equal(rtp_decode(&h, pkt, len, &pl, &plen), 0);
-    if (h.pt == DTMF_PT) {
-        l->dtmf++;
-        l->dtmf_markers += h.marker;
-    } else {
-        l->rtp++;
-        l->markers += h.marker;
-        l->last_seq = h.seq;
-        l->last_ts = h.ts;
-        const uint8_t *ext;
-        size_t ext_len;
-        bool voice;
-        if (h.ext && !rtp_ext_find(&h, LEVEL_ID, &ext, &ext_len) &&
-            !rtp_audio_level_decode(ext, ext_len, &voice, &l->last_level))
-            l->saw_level = true;
-    }
-    if (l->jitter_us)
-        at += net_rand(n) % (l->jitter_us + 1);
-    if (h.pt != DTMF_PT && l->loss_pct && net_rand(n) % 100 < l->loss_pct) {
-        l->dropped++;
-        return 0;
-    }
-    if (l->rewrite_ssrc)
-        bytes_put32(pkt + 8, l->rewrite_ssrc);
-    enqueue(n, l->dst, pkt, len, false, at);
-    if (h.pt == DTMF_PT && l->dup_dtmf)
-        enqueue(n, l->dst, pkt, len, false, at + 3000);
-    return 0;
-}
-
-/* Delivers every packet due by t, in arrival order, with the clock at its arrival time. */
-static void pump_until(struct net *n, uint64_t t)
-{
-    for (;;) {
-        size_t best = n->n;
-        for (size_t i = 0; i < n->n; i++) {
-            if (n->q[i].at > t)
-                continue;
-            if (best == n->n || n->q[i].at < n->q[best].at ||
-                (n->q[i].at == n->q[best].at && n->q[i].order < n->q[best].order))
-                best = i;
-        }
-        if (best == n->n)
-            break;
-        struct pkt p = n->q[best];
-        n->q[best] = n->q[--n->n];
-        if (p.at > n->now)
-            n->now = p.at;
-        if (p.dst->mt.recvh)
-            p.dst->mt.recvh(p.data, p.len, p.rtcp, p.dst->mt.recv_arg);
-    }
-    n->now = t;
-}
-
-struct pair {
-    struct net net;
-    struct end ea, eb;
-    struct link ab, ba;
-    struct audio_stream *a, *b;
-    uint64_t frame; /* frames run so far */
-    /* what B heard of A, and how */
-    int16_t *in, *out;
-    size_t cap;
-    unsigned kinds[4];
-    enum audio_frame_kind *kind_log;
-    uint8_t last_level;
-};
-
-static struct audio_stream_cfg base_cfg(struct pair *p, uint32_t ssrc, const char *name)
-{
-    struct audio_stream_cfg c = {
-        .pt = OPUS_PT,
-        .dtmf_pt = DTMF_PT,
-        .level_ext_id = LEVEL_ID,
-        .local_ssrc = ssrc,
-        .cname = name,
-        .log_ctx = name,
-        .clock = net_clock,
-        .clock_arg = &p->net,
-    };
-    return c;
-}
-
-static void pair_init(struct pair *p, size_t frames, const struct audio_stream_cfg *ca,
-                      const struct audio_stream_cfg *cb)
-{
-    memset(p, 0, sizeof(*p));
-    p->net.rng = 0x1234567;
-    p->net.now = 1000000;
-    p->ea.mt.send = fake_send;
-    p->eb.mt.send = fake_send;
-    p->ea.out = &p->ab;
-    p->eb.out = &p->ba;
-    p->ab = (struct link){.net = &p->net, .dst = &p->eb, .delay_us = 20000};
-    p->ba = (struct link){.net = &p->net, .dst = &p->ea, .delay_us = 20000};
-    struct audio_stream_cfg da = base_cfg(p, 0xa0a0a0a0, "party=a");
-    struct audio_stream_cfg db = base_cfg(p, 0xb0b0b0b0, "party=b");
-    assert_int_equal(audio_stream_alloc(&p->a, &p->ea.mt, ca ? ca : &da), 0);
-    assert_int_equal(audio_stream_alloc(&p->b, &p->eb.mt, cb ? cb : &db), 0);
-    p->cap = frames * FRAME;
-    p->in = calloc(p->cap, sizeof(int16_t));
-    p->out = calloc(p->cap, sizeof(int16_t));
-    p->kind_log = calloc(frames, sizeof(*p->kind_log));
-    assert_non_null(p->in);
-    assert_non_null(p->out);
-    assert_non_null(p->kind_log);
-}
-
-static void pair_free(struct pair *p)
-{
-    p->a = mem_deref(p->a);
-    p->b = mem_deref(p->b);
-    free(p->in);
-    free(p->out);
-    free(p->kind_log);
-}
-
-/* Runs n frames: A sends the test signal (or silence), B sends silence; B's output is kept. */
-static void pair_run(struct pair *p, unsigned n, bool a_talks)
-{
-    int16_t pcm[FRAME], out[FRAME], zero[FRAME] = {0};
-    struct audio_frame_info info;
-    for (unsigned i = 0; i < n; i++) {
-        uint64_t t = 1000000 + p->frame * TICK_US;
-        pump_until(&p->net, t);
-        size_t at = (size_t)p->frame * FRAME;
-        if (a_talks)
-            signal_speechlike(pcm, FRAME, at);
-        else
-            memset(pcm, 0, sizeof(pcm));
-        if (at + FRAME <= p->cap)
-            memcpy(p->in + at, pcm, sizeof(pcm));
-        int err = audio_stream_write(p->a, pcm);
-        assert_int_equal(err, 0);
-        audio_stream_tick(p->a, t);
-        assert_int_equal(audio_stream_write(p->b, zero), 0);
-        audio_stream_tick(p->b, t);
-
-        audio_stream_read(p->b, out, &info);
-        audio_stream_read(p->a, zero, NULL);
-        memset(zero, 0, sizeof(zero));
-        if (at + FRAME <= p->cap) {
-            memcpy(p->out + at, out, sizeof(out));
-            p->kind_log[p->frame] = info.kind;
-        }
-        p->kinds[info.kind]++;
-        if (info.kind != AUDIO_FRAME_SILENT)
-            p->last_level = info.level;
-        p->frame++;
-    }
-}
-
-/* Correlation of what B played against what A sent, over [from, to) frames, in 200 ms windows
- * each at its own best lag (the jitter buffer moves the lag when it adapts, and a window across
- * such a step scores low). Returns the mean and the worst window. */
-static void quality(const struct pair *p, size_t from, size_t to, double *mean, double *worst)
-{
-    const size_t win = 10 * FRAME, max_lag = 9600; /* 200 ms */
-    double sum = 0, low = 2;
-    unsigned nwin = 0;
-    for (size_t s = from * FRAME; s + win + max_lag <= to * FRAME; s += win) {
-        /* coarse search on every 16th sample, then refine */
-        size_t best = 0;
-        double bc = -2;
-        for (size_t lag = 0; lag <= max_lag; lag += 16) {
-            double ab = 0, aa = 0, bb = 0;
-            for (size_t i = s; i < s + win; i += 16) {
-                double x = p->in[i], y = p->out[i + lag];
-                ab += x * y;
-                aa += x * x;
-                bb += y * y;
-            }
-            double c = aa && bb ? ab / sqrt(aa * bb) : 0;
-            if (c > bc) {
-                bc = c;
-                best = lag;
-            }
-        }
-        double c;
-        size_t lo = best > 16 ? best - 16 : 0;
-        (void)signal_best_lag(p->in + s, p->out + s + lo, 0, win, 32, &c);
-        sum += c;
-        if (c < low)
-            low = c;
-        nwin++;
-    }
-    assert_true(nwin > 0);
-    *mean = sum / nwin;
-    *worst = low;
-}
+#include "stream_fixture.h"
 
 static void test_clean_path(void **state)
 {
@@ -356,8 +46,9 @@ static void test_clean_path(void **state)
     assert_int_equal(sb.frames_concealed, 0);
     assert_int_equal(sb.late_dropped, 0);
     assert_true(sb.bytes_received > 300 * 40);
-    /* only the first packet starts a talk spurt */
+    /* only the first packet starts a talk spurt, and each one is 20 ms on from the last */
     assert_int_equal(p.ab.markers, 1);
+    assert_int_equal(p.ab.ts_step_bad, 0);
     /* the level extension carries the measured level, and comes out on the other side */
     assert_true(p.ab.saw_level);
     assert_true(p.ab.last_level > 5 && p.ab.last_level < 60);
@@ -451,21 +142,6 @@ static void test_rtcp_sr_before_rtp(void **state)
     pair_free(&p);
 }
 
-struct dtmf_log {
-    char digits[16];
-    uint16_t ms[16];
-    unsigned n;
-};
-
-static void on_dtmf(char digit, uint16_t duration_ms, void *arg)
-{
-    struct dtmf_log *l = arg;
-    if (l->n < 15) {
-        l->ms[l->n] = duration_ms;
-        l->digits[l->n++] = digit;
-    }
-}
-
 static void test_dtmf(void **state)
 {
     struct pair p;
@@ -490,6 +166,8 @@ static void test_dtmf(void **state)
     audio_stream_get_stats(p.b, &sb);
     assert_int_equal(sb.dtmf_events, 3);
     assert_int_equal(p.ab.dtmf_markers, 3); /* one marker per event */
+    assert_true(p.ab.last_dtmf.end);
+    assert_int_equal(p.ab.last_dtmf.duration, 200 * 48); /* at Opus's 48 kHz clock */
     /* 100 ms: 4 updates + 3 end packets; 200 ms: 9 + 3 */
     assert_int_equal(p.ab.dtmf, 7 + 7 + 12);
     /* audio went on meanwhile */
@@ -526,7 +204,8 @@ static void test_hold(void **state)
         assert_int_equal(p.kind_log[f], AUDIO_FRAME_SILENT);
     struct audio_stream_stats sb;
     audio_stream_get_stats(p.b, &sb);
-    assert_true(sb.frames_concealed <= 3); /* a short fade at most, not 2 s of concealment */
+    /* a short fade at most (60 ms, and the 5 ms fade-out after it), not 2 s of concealment */
+    assert_true(sb.frames_concealed <= 4);
 
     /* resume: the first packet carries the marker, the timestamps kept running while the
      * sequence numbers did not, and B plays again */
@@ -627,11 +306,6 @@ static void test_bye(void **state)
     assert_int_equal(cap.ssrc_lines, 1);
     assert_int_equal(cap.bye_lines, 1);
     pair_free(&p);
-}
-
-static void inject(struct pair *p, const uint8_t *pkt, size_t len, bool rtcp)
-{
-    p->eb.mt.recvh(pkt, len, rtcp, p->eb.mt.recv_arg);
 }
 
 static void test_garbage_and_unknown_pt(void **state)

@@ -88,6 +88,30 @@ static void fp_tick(void *obj, uint64_t now_us)
     leave_call(p);
 }
 
+static int fp_send_dtmf(void *obj, char digit, uint16_t duration_ms)
+{
+    struct fport *p = obj;
+    enter(p);
+    unsigned n = atomic_load(&p->ndtmf);
+    if (n < sizeof(p->dtmf)) {
+        p->dtmf[n] = digit;
+        p->dtmf_ms[n] = duration_ms;
+        atomic_store(&p->ndtmf, n + 1);
+    }
+    leave_call(p);
+    return 0;
+}
+
+/* Outside the tick, from join and leave: counts, and flags a call after the port was freed. */
+static void fp_attach(void *obj, struct conf_member *mb)
+{
+    struct fport *p = obj;
+    if (atomic_load(&p->magic) != MAGIC_LIVE)
+        atomic_fetch_add(&violations, 1);
+    atomic_store(&p->attached, mb);
+    atomic_fetch_add(mb ? &p->attaches : &p->detaches, 1);
+}
+
 /* probes: every tone of the test, self: this port's index in it (or -1). */
 struct fport *fport_new(double freq, const double *probes, unsigned np, int self)
 {
@@ -118,7 +142,14 @@ void fport_free(struct fport *p)
 
 struct conf_port port_of(struct fport *p)
 {
-    struct conf_port cp = {fp_read, fp_write, fp_tick, p};
+    struct conf_port cp = {
+        .read = fp_read,
+        .write = fp_write,
+        .tick = fp_tick,
+        .obj = p,
+        .send_dtmf = p->no_dtmf ? NULL : fp_send_dtmf,
+        .attach = fp_attach,
+    };
     return cp;
 }
 
@@ -143,6 +174,17 @@ bool wait_writes(struct fport *p, uint64_t n)
 {
     uint64_t end = now_ms() + TIMEOUT_MS;
     while (atomic_load(&p->writes) < n) {
+        if (now_ms() > end)
+            return false;
+        sleep_us(1000);
+    }
+    return true;
+}
+
+bool wait_dtmf(struct fport *p, unsigned n)
+{
+    uint64_t end = now_ms() + TIMEOUT_MS;
+    while (atomic_load(&p->ndtmf) < n) {
         if (now_ms() > end)
             return false;
         sleep_us(1000);

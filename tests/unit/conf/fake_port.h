@@ -1,6 +1,7 @@
 /*
  * A fake conference participant for the conf/ tests: it sends a tone of its own (or silence),
- * analyses what it is sent, counts every call, and flags any call that comes after its leave.
+ * analyses what it is sent, records the DTMF digits relayed to it, counts every call, and flags
+ * any call that comes after its leave.
  * Waits are polls for a condition with a deadline, never fixed sleeps.
  */
 #ifndef SB_TEST_FAKE_PORT_H
@@ -43,6 +44,15 @@ struct fport {
     struct tone_analyser *frame_an;
     unsigned must_hear[8], nmust;
     atomic_uint_fast64_t frames_checked, frames_missing, frames_self;
+
+    /* DTMF: the digits relayed to it, in order (a port with no_dtmf has no send_dtmf), and
+     * the member its attach hook was last told of. */
+    bool no_dtmf;
+    char dtmf[64];
+    uint16_t dtmf_ms[64];
+    atomic_uint ndtmf;
+    struct conf_member *_Atomic attached;
+    atomic_uint attaches, detaches;
 };
 
 /* freq <= 0: a silent port. probes: every tone of the test (np of them, may be 0), self: this
@@ -61,6 +71,7 @@ uint64_t now_us(void);
 
 /* Polls (1 ms) until the condition holds; false at the deadline (TIMEOUT_MS). */
 bool wait_writes(struct fport *p, uint64_t n);
+bool wait_dtmf(struct fport *p, unsigned n);
 bool wait_clock_ticks(struct conf_mixer *m, unsigned i, uint64_t n);
 bool wait_clock_idle(struct conf_mixer *m, unsigned i);
 struct conf_clock_stats clock_stats(struct conf_mixer *m, unsigned i);

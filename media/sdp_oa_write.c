@@ -22,6 +22,48 @@
 #include "media/sdp_oa_int.h"
 #include "media/sdp_offer_answer.h"
 
+int sdp_codecs_select(enum sdp_profile profile, const char *const *names, size_t n,
+                      struct sdp_codec *out, size_t cap, size_t *count, size_t *bad)
+{
+    size_t nd, k = 0;
+    const struct sdp_codec *def = sdp_codecs_default(profile, &nd);
+    if (!names || !n || !out || !count)
+        return EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        const struct sdp_codec *c = NULL;
+        for (size_t d = 0; d < nd && !c && names[i]; d++) {
+            if (!sdp_oa_is_dtmf(def[d].name) && !strcasecmp(names[i], def[d].name))
+                c = &def[d];
+        }
+        if (!c) {
+            if (bad)
+                *bad = i;
+            return ENOENT;
+        }
+        for (size_t j = 0; j < k; j++) {
+            if (out[j].pt == c->pt)
+                return EINVAL;
+        }
+        if (k == cap)
+            return EOVERFLOW;
+        out[k++] = *c;
+    }
+    /* telephone-event at every clock rate chosen, in the default list's order */
+    size_t ncodecs = k;
+    for (size_t d = 0; d < nd; d++) {
+        bool want = false;
+        for (size_t j = 0; j < ncodecs && sdp_oa_is_dtmf(def[d].name); j++)
+            want |= out[j].clock_rate == def[d].clock_rate;
+        if (!want)
+            continue;
+        if (k == cap)
+            return EOVERFLOW;
+        out[k++] = def[d];
+    }
+    *count = k;
+    return 0;
+}
+
 /* A format we write: our codec entry under a payload type, with its rtcp-fb or not. */
 struct wfmt {
     const struct sdp_codec *c;

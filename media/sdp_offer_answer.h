@@ -67,6 +67,15 @@ struct sdp_codec {
  * G722/9, PCMU/0, PCMA/8, telephone-event/48000/126, telephone-event/8000/101. */
 const struct sdp_codec *sdp_codecs_default(enum sdp_profile profile, size_t *count);
 
+/* A preference list from codec names as an operator writes them ("opus", "g722", "pcmu",
+ * "pcma": any case) in their order, each as the profile's default list has it (payload type,
+ * clock, fmtp), then the default list's telephone-event entries for the clock rates chosen. The
+ * strings are the default list's (static). ENOENT for a name the profile's list lacks (*bad, if
+ * given, gets its index), EINVAL for no names or a name twice, EOVERFLOW when cap is too small
+ * (SDP_MAX_FORMATS always does). */
+int sdp_codecs_select(enum sdp_profile profile, const char *const *names, size_t n,
+                      struct sdp_codec *out, size_t cap, size_t *count, size_t *bad);
+
 /* SDES-SRTP in the RTP_AVP profile (see the top of this file). */
 enum sdp_srtp {
     SDP_SRTP_OFF,

@@ -1,12 +1,15 @@
 /*
  * libFuzzer target for an audio stream's receive side: the input is a script of datagrams as a
  * transport would deliver them (RTP or RTCP, any bytes) between mixer ticks on a simulated
- * clock. Each tick reads a frame (jitter buffer, Opus decode, FEC, concealment) and now and then
- * writes one and sends reports, so what a peer sends reaches every consumer of it. Nothing may
- * crash, and a frame is always 20 ms of PCM with a sane description.
+ * clock, for a stream of one of the codecs. Each tick reads a frame (jitter buffer, decoder,
+ * FEC, concealment, the fade into silence) and now and then writes one and sends reports, so
+ * what a peer sends reaches every consumer of it. Nothing may crash, and a frame is always
+ * 20 ms of PCM with a sane description.
  *
- * Script: records of [flags][length][length bytes]; flags bit 0: RTCP, bit 1: run a mixer tick
- * first, bits 2-7: milliseconds to advance the clock before the datagram.
+ * Script: one byte choosing the codec (its value modulo 4: Opus PT 111, PCMU PT 0, PCMA PT 8,
+ * G.722 PT 9; telephone-event PT 101 for all), then records of [flags][length][length bytes];
+ * flags bit 0: RTCP, bit 1: run a mixer tick first, bits 2-7: milliseconds to advance the clock
+ * before the datagram.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -56,11 +59,20 @@ static void on_dtmf(char digit, uint16_t duration_ms, void *arg)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    static const enum audio_codec codecs[] = {AUDIO_CODEC_OPUS, AUDIO_CODEC_PCMU, AUDIO_CODEC_PCMA,
+                                              AUDIO_CODEC_G722};
+    static const uint8_t pts[] = {111, 0, 8, 9};
+    if (size < 1)
+        return 0;
+    unsigned c = data[0] % 4;
+    data++;
+    size--;
     log_set_sink(quiet, NULL);
     sim_now = 1000000;
     struct media_transport t = {.send = discard};
     struct audio_stream_cfg cfg = {
-        .pt = 111,
+        .codec = codecs[c],
+        .pt = pts[c],
         .dtmf_pt = 101,
         .level_ext_id = 1,
         .fec = true,

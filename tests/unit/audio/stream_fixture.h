@@ -107,11 +107,16 @@ void pair_init(struct pair *p, size_t frames, const struct audio_stream_cfg *ca,
 /* A pair speaking codec with the usual payload types (PCMU 0, PCMA 8, G722 9, Opus 111). */
 void pair_init_codec(struct pair *p, size_t frames, enum audio_codec codec);
 void pair_free(struct pair *p);
+/* 20 ms of the test signal (signal_speechlike) from sample at, from a cache made once. */
+void test_signal(int16_t *pcm, size_t at);
 /* Runs n frames: A sends the test signal (or silence), B sends silence; B's output is kept. */
 void pair_run(struct pair *p, unsigned n, bool a_talks);
 /* Correlation of what B played against what A sent, over [from, to) frames, in 200 ms windows
  * each at its own best lag. Returns the mean and the worst window. */
 void quality(const struct pair *p, size_t from, size_t to, double *mean, double *worst);
+/* The same, and how many windows scored below threshold. */
+unsigned quality_poor(const struct pair *p, size_t from, size_t to, double threshold, double *mean,
+                      double *worst);
 /* Hands a datagram straight to B's receive side. */
 void inject(struct pair *p, const uint8_t *pkt, size_t len, bool rtcp);
 

@@ -50,18 +50,6 @@ static unsigned first_heard(const struct pair *p, unsigned frames)
 
 static double clean_roughness[4];
 
-/* 200 ms windows over [from, to) whose correlation with what was sent is below 0.9. */
-static unsigned poor_windows(const struct pair *p, size_t from, size_t to)
-{
-    unsigned n = 0;
-    for (size_t f = from; f + 20 <= to; f += 10) {
-        double mean, worst;
-        quality(p, f, f + 20, &mean, &worst);
-        n += mean < 0.9;
-    }
-    return n;
-}
-
 static void test_clean_path(void **state)
 {
     for (size_t i = 0; i < NSIP; i++) {
@@ -73,8 +61,7 @@ static void test_clean_path(void **state)
         /* The jitter buffer starts at 60 ms and settles at its 20 ms minimum, dropping a frame
          * now and then on the way: each drop costs a window its alignment, nothing else. */
         double mean, worst;
-        quality(&p, 25, 300, &mean, &worst);
-        unsigned poor = poor_windows(&p, 25, 300);
+        unsigned poor = quality_poor(&p, 25, 300, 0.9, &mean, &worst);
         print_message("%s clean: correlation mean %.3f worst %.3f, %u poor windows\n",
                       audio_codec_name(c), mean, worst, poor);
         assert_true(mean > 0.95);
@@ -154,7 +141,7 @@ static void run_packet_size(enum audio_codec c, unsigned ms)
     int16_t pcm[FRAME];
     for (unsigned f = 0; f < 150; f++) {
         size_t len = 0;
-        signal_speechlike(pcm, FRAME, (uint64_t)f * FRAME);
+        test_signal(pcm, (size_t)f * FRAME);
         assert_int_equal(audio_encoder_encode(enc, pcm, stream + f * 160, 160, &len, NULL), 0);
         assert_int_equal(len, 160);
     }

@@ -29,7 +29,7 @@
 /* ---- log capture ---- */
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static char log_lines[8][200];
+static char log_lines[32][200];
 static unsigned log_n;
 
 static void capture(enum log_level level, const char *line, void *arg)
@@ -39,7 +39,7 @@ static void capture(enum log_level level, const char *line, void *arg)
     if (!strstr(line, "dtmf"))
         return;
     pthread_mutex_lock(&log_lock);
-    if (log_n < 8)
+    if (log_n < 32)
         snprintf(log_lines[log_n++], sizeof(log_lines[0]), "%s", line);
     pthread_mutex_unlock(&log_lock);
 }

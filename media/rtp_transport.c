@@ -283,6 +283,14 @@ static bool w_unprotect(struct rtp_transport *t, uint8_t *pkt, size_t *len, bool
     return !e;
 }
 
+/* A packet from a would-be source that is not valid: it breaks any run towards a new latch. */
+static void w_invalid(struct rtp_transport *t, counter *why)
+{
+    if (why)
+        count(why);
+    t->w.cand_count = 0;
+}
+
 static void w_rtp(struct rtp_transport *t, uint8_t *pkt, size_t len,
                   const struct sockaddr_storage *from, socklen_t flen, int64_t now)
 {
@@ -293,18 +301,21 @@ static void w_rtp(struct rtp_transport *t, uint8_t *pkt, size_t len,
             return;
         }
         if (!pt_ok(t, pkt[1] & 0x7f)) {
-            count(&t->rx_bad_pt);
+            w_invalid(t, &t->rx_bad_pt);
             return;
         }
     }
-    if (!w_unprotect(t, pkt, &len, false))
+    if (!w_unprotect(t, pkt, &len, false)) {
+        if (!latched)
+            w_invalid(t, NULL);
         return;
+    }
     if (!latched) {
         struct rtp_hdr h;
         const uint8_t *payload;
         size_t plen;
         if (rtp_decode(&h, pkt, len, &payload, &plen)) {
-            count(&t->rx_malformed);
+            w_invalid(t, &t->rx_malformed);
             return;
         }
         if (t->w.latched) {

@@ -132,6 +132,12 @@ static bool early_reached(void *arg)
     return info_of(c->t).stats.rx_early >= c->n;
 }
 
+static bool tx_reached(void *arg)
+{
+    struct icond *c = arg;
+    return info_of(c->t).stats.tx_rtp >= c->n;
+}
+
 static bool sends_nowhere(void *arg)
 {
     struct icond *c = arg;
@@ -252,7 +258,7 @@ static void latching(void **state)
     struct loop l;
     struct recorder rb;
     loop_init(&l);
-    struct rtp_transport *b = make_tp(&l, &rb, "b", 300, 3);
+    struct rtp_transport *b = make_tp(&l, &rb, "b", 500, 3);
     uint16_t pb = rtp_transport_local_port(b);
     uint16_t sdp_port, nat_port, nat2_port, third_port;
     int sdp_fd = udp_open(&sdp_port);     /* where the phone's SDP says it is */
@@ -298,7 +304,7 @@ static void latching(void **state)
     /* the phone falls silent longer than the latch's patience and comes back from elsewhere:
      * its new source takes over after three valid packets in a row, which someone else's
      * packet in between resets */
-    run_for(&l, 400);
+    run_for(&l, 600);
     phone_send(nat2_fd, pb, 8, 200);
     phone_send(nat2_fd, pb, 8, 201);
     phone_send(third_fd, pb, 8, 600);
@@ -321,9 +327,25 @@ static void latching(void **state)
     expect(&l, foreign_reached, b, 3 + 5 + 1);
     assert_int_equal(recorder_count(&rb), 3);
 
+    /* silence again; an invalid packet breaks a run as well */
+    run_for(&l, 600);
+    phone_send(nat_fd, pb, 8, 103);
+    phone_send(nat_fd, pb, 8, 104);
+    phone_send(nat_fd, pb, 99, 105);
+    phone_send(nat_fd, pb, 8, 106);
+    phone_send(nat_fd, pb, 8, 107);
+    expect(&l, foreign_reached, b, 3 + 5 + 1 + 4);
+    expect(&l, bad_pt_reached, b, 2);
+    assert_int_equal(info_of(b).stats.latch_changes, 1);
+    phone_send(nat_fd, pb, 8, 108);
+    assert_true(recorder_wait(&l, &rb, 4));
+    assert_int_equal(rtp_seq_of(recorder_get(&rb, 3).data), 108);
+    assert_int_equal(info_of(b).stats.latch_changes, 2);
+    b_sends_to(&l, b, 5, nat_fd);
+
     /* a new SDP address starts over: the SDP's address until a packet latches again */
     remote_to(&l, b, third_port, false, true, NULL);
-    b_sends_to(&l, b, 5, third_fd);
+    b_sends_to(&l, b, 6, third_fd);
     assert_false(info_of(b).latched);
 
     rtp_transport_close(b);
@@ -695,6 +717,7 @@ static void close_while_receiving(void **state)
     GThread *t1 = g_thread_new("blast", blaster, &bl);
     GThread *t2 = g_thread_new("mixer", mixer_thread, &mx);
     assert_true(recorder_wait(&l, &rb, 200));
+    expect(&l, tx_reached, b, 1); /* the mixer is sending too */
 
     rtp_transport_close(b);
     atomic_store(&mx.closed, 1);
@@ -711,7 +734,6 @@ static void close_while_receiving(void **state)
     assert_int_equal(rb.after_close, 0);
     assert_int_equal(recorder_count(&rb), at_close);
     assert_int_equal(mx.sent_after_close, 0);
-    assert_true(info_of(b).stats.tx_rtp > 0);
     mem_deref(b);
     close(phone);
     recorder_fini(&rb);

@@ -233,6 +233,59 @@ static void two_transports_talk(void **state)
     loop_fini(&l);
 }
 
+/* Over IPv6 the same, with a=rtcp giving the RTCP port explicitly. */
+static void ipv6(void **state)
+{
+    struct loop l;
+    struct recorder ra, rb;
+    loop_init(&l);
+    struct rtp_transport_cfg cfg = {.worker = media_workers_pick(l.workers), .local_ip = "::1"};
+    struct rtp_transport *a = NULL, *b = NULL;
+    if (rtp_transport_alloc(&a, &cfg)) {
+        loop_fini(&l);
+        skip(); /* no IPv6 loopback here */
+    }
+    assert_int_equal(rtp_transport_alloc(&b, &cfg), 0);
+    recorder_init(&ra, l.ctx);
+    recorder_init(&rb, l.ctx);
+    recorder_attach(&ra, rtp_transport_media(a));
+    recorder_attach(&rb, rtp_transport_media(b));
+    uint16_t pa = rtp_transport_local_port(a), pb = rtp_transport_local_port(b);
+    struct rtp_transport_remote r = {.addr = "::1",
+                                     .port = pb,
+                                     .rtcp_addr = "::1",
+                                     .rtcp_port = (uint16_t)(pb + 1),
+                                     .send_rtp = true,
+                                     .pts = PTS,
+                                     .npts = 2};
+    assert_int_equal(rtp_transport_set_remote(a, &r), 0);
+    r.port = pa;
+    r.rtcp_port = (uint16_t)(pa + 1);
+    assert_int_equal(rtp_transport_set_remote(b, &r), 0);
+    r.addr = "127.0.0.1"; /* the other family */
+    assert_int_equal(rtp_transport_set_remote(b, &r), EAFNOSUPPORT);
+
+    uint8_t buf[1500];
+    size_t len = make_rtp(buf, 8, 1, 0xa0a0, 1, 160);
+    assert_int_equal(send_when_ready(&l, rtp_transport_media(a), buf, len, sizeof(buf), false), 0);
+    len = make_rtcp(buf, 0xa0a0);
+    assert_int_equal(media_transport_send(rtp_transport_media(a), buf, len, sizeof(buf), true), 0);
+    assert_true(recorder_wait(&l, &rb, 2));
+    assert_true(recorder_get(&rb, 1).rtcp);
+    char want[64];
+    snprintf(want, sizeof(want), "[::1]:%u", pa);
+    assert_string_equal(info_of(b).remote_addr, want);
+    assert_true(info_of(b).latched);
+
+    rtp_transport_close(a);
+    rtp_transport_close(b);
+    mem_deref(a);
+    mem_deref(b);
+    recorder_fini(&ra);
+    recorder_fini(&rb);
+    loop_fini(&l);
+}
+
 /* ---- latching ---------------------------------------------------------------------------- */
 
 static void phone_send(int fd, uint16_t to, uint8_t pt, uint16_t seq)
@@ -743,9 +796,13 @@ static void close_while_receiving(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(two_transports_talk),   cmocka_unit_test(latching),
-        cmocka_unit_test(srtp_on_the_wire),      cmocka_unit_test(srtp_gcm_on_the_wire),
-        cmocka_unit_test(hold_and_resume),       cmocka_unit_test(bad_input),
+        cmocka_unit_test(two_transports_talk),
+        cmocka_unit_test(ipv6),
+        cmocka_unit_test(latching),
+        cmocka_unit_test(srtp_on_the_wire),
+        cmocka_unit_test(srtp_gcm_on_the_wire),
+        cmocka_unit_test(hold_and_resume),
+        cmocka_unit_test(bad_input),
         cmocka_unit_test(close_while_receiving),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

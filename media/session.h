@@ -81,7 +81,10 @@ int media_session_alloc(struct media_session **sp, const struct media_session_cf
  * Offer/answer. Local gathering starts at alloc; an SDP made before it finished carries the
  * candidates found so far and the rest trickle through local_candidate. Produced SDP is a mem
  * string (mem_deref). Errors: EBADMSG for SDP we cannot parse, ENOTSUP for an offer or answer
- * without a usable audio section or a common codec, each with a message in err.
+ * without a usable audio section or a common codec (or, RTP_AVP, without the SRTP the mode
+ * requires), EPROTO for one that breaks the rules (RTP/SAVP without a=crypto, an answer naming
+ * keys we did not offer), each with a message in err. With SDES the SDP text carries keys, ours
+ * and the peer's: log the error messages (they never quote a key), never the SDP itself.
  */
 int media_session_create_offer(struct media_session *s, char **sdp);
 int media_session_set_remote_answer(struct media_session *s, const char *sdp, char *err,

@@ -212,14 +212,19 @@ static int listen_urls(const struct sip_gw *gw, char *urls[2])
     for (size_t j = 0; j < n; j++) {
         const char *colon = strrchr(keys[j], ':');
         int hl = (int)(colon - keys[j]);
+        /* No transport parameter binds every transport of the scheme (udp and tcp; tls for
+         * sips). A list ("udp,tcp") would say the same, but this sofia-sip keeps the list in
+         * a stack array that is gone by the time it is read. */
+        char tp[32] = "";
+        if (!tls[j] && strchr(protos[j], ',') == NULL)
+            snprintf(tp, sizeof(tp), ";transport=%s", protos[j]);
         if (gw->public_ip) {
             bool v6 = strchr(gw->public_ip, ':') != NULL;
-            urls[j] = g_strdup_printf("%s:%s%s%s%s;maddr=%.*s;transport=%s",
-                                      tls[j] ? "sips" : "sip", v6 ? "[" : "", gw->public_ip,
-                                      v6 ? "]" : "", colon, hl, keys[j], protos[j]);
-        } else {
             urls[j] =
-                g_strdup_printf("%s:%s;transport=%s", tls[j] ? "sips" : "sip", keys[j], protos[j]);
+                g_strdup_printf("%s:%s%s%s%s;maddr=%.*s%s", tls[j] ? "sips" : "sip", v6 ? "[" : "",
+                                gw->public_ip, v6 ? "]" : "", colon, hl, keys[j], tp);
+        } else {
+            urls[j] = g_strdup_printf("%s:%s%s", tls[j] ? "sips" : "sip", keys[j], tp);
         }
     }
     return n ? 0 : EINVAL;

@@ -73,23 +73,14 @@ static char *uri_host(const char *uri)
     return g_strndup(p, strcspn(p, ":;"));
 }
 
-/* The trunk's codecs as SDP entries (from the RTP profile's defaults, in the trunk's order),
- * then telephone-event at both clocks (48000 goes with Opus, 8000 with the others). */
-static void sdp_list(struct sip_trunk *t)
+/* The trunk's codecs as our SDP's preference list (with telephone-event at their clocks). */
+static int sdp_list(struct sip_trunk *t)
 {
-    static const char *const sdp_names[] = {"opus", "G722", "PCMU", "PCMA"};
-    size_t n;
-    const struct sdp_codec *defs = sdp_codecs_default(SDP_PROFILE_RTP_AVP, &n);
-    for (size_t i = 0; i < t->ncodecs; i++) {
-        for (size_t j = 0; j < n; j++) {
-            if (g_ascii_strcasecmp(defs[j].name, sdp_names[t->codecs[i]]) == 0)
-                t->sdp_codecs[t->nsdp_codecs++] = defs[j];
-        }
-    }
-    for (size_t j = 0; j < n && t->nsdp_codecs < G_N_ELEMENTS(t->sdp_codecs); j++) {
-        if (g_ascii_strcasecmp(defs[j].name, "telephone-event") == 0)
-            t->sdp_codecs[t->nsdp_codecs++] = defs[j];
-    }
+    const char *names[SIP_MAX_CODECS];
+    for (size_t i = 0; i < t->ncodecs; i++)
+        names[i] = codec_names[t->codecs[i]];
+    return sdp_codecs_select(SDP_PROFILE_RTP_AVP, names, t->ncodecs, t->sdp_codecs,
+                             G_N_ELEMENTS(t->sdp_codecs), &t->nsdp_codecs, NULL);
 }
 
 int sip_trunk_alloc(struct sip_trunk **tp, struct sip_gw *gw, const struct sip_trunk_cfg *cfg)
@@ -125,7 +116,11 @@ int sip_trunk_alloc(struct sip_trunk **tp, struct sip_gw *gw, const struct sip_t
         for (unsigned c = 0; c < SIP_MAX_CODECS; c++)
             t->codecs[t->ncodecs++] = (enum sip_codec)c;
     }
-    sdp_list(t);
+    if (sdp_list(t)) {
+        log_error("sip: trunk %s: cannot make its codec list", t->name);
+        mem_deref(t);
+        return EINVAL;
+    }
     t->sources = g_new0(struct sip_cidr, cfg->nallowed_sources ? cfg->nallowed_sources : 1);
     for (size_t i = 0; i < cfg->nallowed_sources; i++) {
         if (sip_cidr_parse(&t->sources[t->nsources], cfg->allowed_sources[i])) {
@@ -154,7 +149,7 @@ static void describe(const struct sip_trunk *t, GString *out)
         g_string_append_printf(out, "%s: registering with %s", t->name, t->registrar);
         break;
     case SIP_REG_REGISTERED: {
-        int64_t left = (t->expires_at_us - now) / 1000000;
+        int64_t left = (t->expires_at_us - now + 999999) / 1000000;
         g_string_append_printf(out, "%s: registered (expires in %lld s)", t->name,
                                (long long)(left > 0 ? left : 0));
         break;

@@ -59,8 +59,7 @@ int codec_g722_dec_alloc(struct audio_decoder **dp);
 /* ---- concealment for the codecs without their own (codec_plc.c) ---- */
 
 #define CODEC_PLC_MAX_RATE  16000
-#define CODEC_PLC_PITCH_MIN 25  /* 2.5 ms, in tenths of ms: 400 Hz */
-#define CODEC_PLC_PITCH_MAX 150 /* 15 ms: 67 Hz */
+#define CODEC_PLC_PITCH_MAX 150 /* the longest pitch period looked for, in tenths of ms (67 Hz) */
 #define CODEC_PLC_MAX_PITCH (CODEC_PLC_MAX_RATE * CODEC_PLC_PITCH_MAX / 10000)
 #define CODEC_PLC_HIST      (3 * CODEC_PLC_MAX_PITCH + 2)
 

@@ -48,7 +48,7 @@
 #define RATELIMIT_US        5000000
 #define JB_MIN_DELAY_MS     40 /* room for one packet of look-ahead: in-band FEC needs it */
 #define JB_MIN_DELAY_NO_FEC 20 /* codecs without FEC need no look-ahead */
-#define FADE_SAMPLES        (AUDIO_RATE / 200) /* 5 ms: a concealment that ends in silence */
+#define FADE_SAMPLES        (AUDIO_RATE / 200) /* 5 ms: how playout fades into silence */
 #define SSRC_SWITCH_PACKETS 2 /* a new source must send this many in a row to take over */
 #define META_VOICE          0x80
 

@@ -25,7 +25,7 @@
 #include "media/pcm.h"
 #include "media/resample.h"
 
-#define PITCH_MIN_TENTHS_MS 50 /* Appendix I: 5 ms; shorter loops buzz */
+#define PITCH_MIN_TENTHS_MS 50 /* Appendix I: 5 ms (200 Hz); shorter loops buzz */
 #define FADE_START_MS       10
 #define FADE_LEN_MS         50
 #define BLEND_MS            4

@@ -231,6 +231,12 @@ void pair_init_codec(struct pair *p, size_t frames, enum audio_codec codec)
     pair_setup(p, frames, codec, NULL, NULL);
 }
 
+void pair_set_tone(struct pair *p, double hz, double dbfs)
+{
+    assert_int_equal(tone_gen_init(&p->gen, AUDIO_RATE, hz, dbfs), 0);
+    p->tone = true;
+}
+
 void pair_free(struct pair *p)
 {
     p->a = mem_deref(p->a);
@@ -266,7 +272,9 @@ void pair_run(struct pair *p, unsigned n, bool a_talks)
         uint64_t t = SIM_START_US + p->frame * TICK_US;
         pump_until(&p->net, t);
         size_t at = (size_t)p->frame * FRAME;
-        if (a_talks)
+        if (a_talks && p->tone)
+            tone_gen_fill(&p->gen, pcm, FRAME);
+        else if (a_talks)
             test_signal(pcm, at);
         else
             memset(pcm, 0, sizeof(pcm));

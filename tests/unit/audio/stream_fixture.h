@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "media/audio_stream.h"
+#include "media/tone.h"
 #include "rtp/rtcp.h"
 #include "rtp/rtp.h"
 
@@ -89,6 +90,8 @@ struct pair {
     unsigned kinds[4];
     enum audio_frame_kind *kind_log;
     uint8_t last_level;
+    bool tone; /* A sends a sine (pair_set_tone) instead of the speech-like signal */
+    struct tone_gen gen;
 };
 
 uint64_t net_clock(void *arg);
@@ -107,6 +110,8 @@ void pair_init(struct pair *p, size_t frames, const struct audio_stream_cfg *ca,
 /* A pair speaking codec with the usual payload types (PCMU 0, PCMA 8, G722 9, Opus 111). */
 void pair_init_codec(struct pair *p, size_t frames, enum audio_codec codec);
 void pair_free(struct pair *p);
+/* From now on A sends a sine of hz at dbfs. */
+void pair_set_tone(struct pair *p, double hz, double dbfs);
 /* 20 ms of the test signal (signal_speechlike) from sample at, from a cache made once. */
 void test_signal(int16_t *pcm, size_t at);
 /* Runs n frames: A sends the test signal (or silence), B sends silence; B's output is kept. */

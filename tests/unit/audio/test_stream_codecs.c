@@ -93,6 +93,30 @@ static void test_clean_path(void **state)
     }
 }
 
+/* A tone through each codec, Opus too, end to end: its level, nothing else beside it. */
+static void test_tone(void **state)
+{
+    const enum audio_codec all[] = {AUDIO_CODEC_PCMU, AUDIO_CODEC_PCMA, AUDIO_CODEC_G722,
+                                    AUDIO_CODEC_OPUS};
+    for (size_t i = 0; i < 4; i++) {
+        struct pair p;
+        pair_init_codec(&p, 200, all[i]);
+        pair_set_tone(&p, 1000, -20);
+        pair_run(&p, 200, true);
+        const double probe = 1000;
+        struct tone_analyser *an = NULL;
+        assert_int_equal(tone_analyser_alloc(&an, AUDIO_RATE, &probe, 1, 0), 0);
+        tone_analyser_feed(an, p.out + 25 * FRAME, 175 * FRAME);
+        double level = tone_analyser_level(an, 0), snr = level - tone_analyser_floor(an);
+        print_message("%s 1 kHz tone: %.2f dBFS, %.1f dB above the rest\n",
+                      audio_codec_name(all[i]), level, snr);
+        assert_true(fabs(level + 20) < 1.0);
+        assert_true(snr > (all[i] == AUDIO_CODEC_OPUS ? 20 : 25));
+        mem_deref(an);
+        pair_free(&p);
+    }
+}
+
 /* 10 % loss with jitter: concealed, never silent, never a click. */
 static void test_loss_concealment(void **state)
 {
@@ -340,13 +364,10 @@ int main(void)
 {
     log_set_level(LOG_LVL_WARN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_clean_path),
-        cmocka_unit_test(test_loss_concealment),
-        cmocka_unit_test(test_packet_sizes),
-        cmocka_unit_test(test_dtmf_8k),
-        cmocka_unit_test(test_rtcp),
-        cmocka_unit_test(test_unknown_pt),
-        cmocka_unit_test(test_stop_and_resume),
+        cmocka_unit_test(test_clean_path),       cmocka_unit_test(test_tone),
+        cmocka_unit_test(test_loss_concealment), cmocka_unit_test(test_packet_sizes),
+        cmocka_unit_test(test_dtmf_8k),          cmocka_unit_test(test_rtcp),
+        cmocka_unit_test(test_unknown_pt),       cmocka_unit_test(test_stop_and_resume),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -396,6 +396,17 @@ void sip_call_event(struct sip_call *c, nua_event_t ev, int status, const char *
         on_info(c, sip);
         break;
     case nua_r_bye:
+        if (status >= 200 && c->state != SIP_CALL_ENDING && c->state != SIP_CALL_ENDED) {
+            /* A BYE we did not ask for: the stack's session timer found no refresh. */
+            logc_warn(c->log_ctx, "the session expired without a refresh from the phone: "
+                                  "the stack hung up");
+            c->end_status = 408;
+            snprintf(c->end_phrase, sizeof(c->end_phrase), "Session timeout");
+            c->state = SIP_CALL_ENDING;
+            leave(c);
+        }
+        logc_debug(c->log_ctx, "%s: %d %s", nua_event_name(ev), status, phrase ? phrase : "");
+        break;
     case nua_r_cancel:
         logc_debug(c->log_ctx, "%s: %d %s", nua_event_name(ev), status, phrase ? phrase : "");
         break;

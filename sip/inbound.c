@@ -186,7 +186,7 @@ void sip_inbound_invite(struct sip_gw *gw, nua_handle_t *nh, const sip_t *sip)
         nua_handle_destroy(nh);
         return;
     }
-    nua_respond(nh, SIP_100_TRYING, TAG_END());
+    /* nua has sent 100 Trying already. */
 
     struct sip_call *c;
     if (sip_call_alloc(&c, gw, nh, true, trunk)) {

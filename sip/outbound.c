@@ -134,8 +134,7 @@ int sip_gw_dial(struct sip_gw *gw, const char *notice_room, const char *conferen
         return ENOMEM;
     }
     c->ring_timer = g_timeout_add(gw->cfg.ring_timeout_ms, ring_timeout_cb, c);
-    sip_gw_notice(gw, notice_room, "Calling %s…", num);
-    return 0;
+    return 0; /* the room hears "Dialling ..." from whoever asked */
 }
 
 int sip_gw_hangup(struct sip_gw *gw, const char *conference, const char *number)

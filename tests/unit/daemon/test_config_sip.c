@@ -119,11 +119,9 @@ static void password_file(void **state)
 {
     char pw[512];
     write_file(pw, sizeof(pw), "sip.pw", "file secret\n\n");
-    char text[2048];
-    snprintf(text, sizeof(text),
-             BASE SIP_HEAD "      registrar: sip:192.0.2.1\n"
-                           "      username: gw\n"
-                           "      password_file: sip.pw\n");
+    const char *text = BASE SIP_HEAD "      registrar: sip:192.0.2.1\n"
+                                     "      username: gw\n"
+                                     "      password_file: sip.pw\n";
     struct config *cfg = NULL;
     struct config_diag d = {0};
     int err = load_text(text, &cfg, &d);
@@ -182,8 +180,6 @@ static void password_is_never_quoted(void **state)
 
 static void listen_rules(void **state)
 {
-    const char *bad = "sip.listen[0]: '%s' is not a listener (expected udp:, tcp: or tls: then "
-                      "ADDRESS:PORT, as in \"udp:192.0.2.10:5060\" or \"tcp:[2001:db8::1]:5060\")";
     const char *cases[] = {"udp:127.0.0.1",
                            "sctp:127.0.0.1:5060",
                            "udp:localhost:5060",
@@ -195,7 +191,10 @@ static void listen_rules(void **state)
         char text[1024], msg[512];
         snprintf(text, sizeof(text), BASE "sip:\n  listen: [\"%s\"]\n  trunks: [{name: a}]\n",
                  cases[i]);
-        snprintf(msg, sizeof(msg), bad, cases[i]);
+        snprintf(msg, sizeof(msg),
+                 "sip.listen[0]: '%s' is not a listener (expected udp:, tcp: or tls: then "
+                 "ADDRESS:PORT, as in \"udp:192.0.2.10:5060\" or \"tcp:[2001:db8::1]:5060\")",
+                 cases[i]);
         expect_only(text, 10, msg);
     }
     struct config *cfg = NULL;
@@ -394,6 +393,48 @@ static void ranges(void **state)
                 "sip.trunks[0].register_expires_s: 10 is out of range (60..86400)");
 }
 
+/* The example file documents the section commented out: with the "# " taken off its lines,
+ * it must load as it stands. */
+static void example_sip_section_loads(void **state)
+{
+    FILE *f = fopen(SB_SOURCE_DIR "/switchboard.example.yaml", "r");
+    assert_non_null(f);
+    char line[1024];
+    size_t cap = 256 * 1024, len = 0;
+    char *text = calloc(1, cap);
+    assert_non_null(text);
+    bool in_sip = false, found = false;
+    while (fgets(line, sizeof(line), f)) {
+        if (strcmp(line, "# sip:\n") == 0)
+            in_sip = found = true;
+        else if (in_sip && line[0] != '#')
+            in_sip = false;
+        const char *out = line;
+        if (in_sip)
+            out = strcmp(line, "#\n") == 0 ? "\n" : line + 2;
+        size_t n = strlen(out);
+        assert_true(len + n < cap);
+        memcpy(text + len, out, n);
+        len += n;
+    }
+    fclose(f);
+    assert_true(found);
+    struct config *cfg = NULL;
+    struct config_diag d = {0};
+    int err = load_text(text, &cfg, &d);
+    dump_diag(&d);
+    assert_int_equal(err, 0);
+    assert_true(cfg->sip.enabled);
+    assert_int_equal(cfg->sip.trunks.n, 1);
+    assert_string_equal(cfg->sip.trunks.v[0].name, "carrier");
+    assert_int_equal(cfg->sip.routes.inbound.n, 2);
+    assert_int_equal(cfg->sip.routes.outbound.allowed_numbers.n, 1);
+    assert_int_equal(cfg->sip.session_expires_s, 1800);
+    mem_deref(cfg);
+    config_diag_reset(&d);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -411,6 +452,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(trunk_names, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(route_rules, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(ranges, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(example_sip_section_loads, scratch_setup, scratch_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

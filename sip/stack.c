@@ -44,6 +44,8 @@ static size_t sofia_len;
 
 /* Sofia writes a line in pieces; whole lines go to our log at debug level. */
 static void sofia_logger(void *stream, char const *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void sofia_logger(void *stream, char const *fmt, va_list ap)
 {
     char piece[512];
     vsnprintf(piece, sizeof(piece), fmt, ap);

@@ -116,4 +116,6 @@ test('!dial rings a phone into the room; busy, no answer and refusals', async (t
   assert.equal(kam.events('request').filter((e) => e.method === 'INVITE').length, before,
                'kamailio saw no INVITE for the refused dials');
   assert.equal(invitesTo('+15552000').length, 0);
+  const exit = await sb.stop();
+  assert.equal(exit.code, 0, sb.proc.describe());
 });

@@ -87,4 +87,9 @@ test('refusals: 403, 404, 488, 400 and 503 per source', async (t) => {
   assert.ok(up.proc.running, `the call that was up is still running\n${up.describe()}`);
   assert.equal(sb.logLines(new RegExp(`call=${upCall.replace(/[.$]/g, '\\$&')} .*left conference`))
     .length, 0, 'the call that was up is still in the conference');
+
+  // Shutdown ends it (BYE from us) and exits cleanly.
+  const exit = await sb.stop();
+  assert.equal(exit.code, 0, sb.proc.describe());
+  assert.equal((await up.finished(10000)).code, 0, `the call got our BYE\n${up.describe()}`);
 });

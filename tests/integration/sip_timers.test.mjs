@@ -52,4 +52,8 @@ test('session timer and RTP timeout end calls whose peer vanished', async (t) =>
   await timer.sb.waitForLog(/call ended by us: 408 Session timeout/);
   // Not the RTP timeout: media_timeout_s is 600 there.
   assert.equal(timer.sb.logLines(/no RTP from the phone/).length, 0);
+  for (const s of [timer, rtp]) {
+    const exit = await s.sb.stop();
+    assert.equal(exit.code, 0, s.sb.proc.describe());
+  }
 });

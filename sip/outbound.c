@@ -166,6 +166,25 @@ static void fail_answered(struct sip_call *c, const char *what)
 
 void sip_outbound_response(struct sip_call *c, int status, const char *phrase, const sip_t *sip)
 {
+    logc_debug(c->log_ctx, "INVITE: %d %s", status, phrase ? phrase : "");
+    if (status == 100 && phrase && strncmp(phrase, "Redirected", 10) == 0) {
+        /* This sofia-sip follows 302 / 305 by itself and only then says so. We follow no
+         * redirect (the target is the far end's choice, not our dial plan's): the INVITE it
+         * sent is cancelled at once, with the handle. */
+        const sip_status_t *st = sip ? sip->sip_status : NULL;
+        const sip_contact_t *m = sip ? sip->sip_contact : NULL;
+        c->end_status = st ? st->st_status : 302;
+        snprintf(c->end_phrase, sizeof(c->end_phrase), "%s",
+                 st && st->st_phrase ? st->st_phrase : "Moved Temporarily");
+        logc_warn(c->log_ctx, "redirected (%d %s) to %s%s%s: not followed", c->end_status,
+                  c->end_phrase, m && m->m_url->url_user ? m->m_url->url_user : "",
+                  m && m->m_url->url_user ? "@" : "",
+                  m && m->m_url->url_host ? m->m_url->url_host : "?");
+        c->by_remote = true;
+        sip_outbound_ended(c);
+        sip_call_hangup(c, 0, NULL);
+        return;
+    }
     if (status < 200) {
         if ((status == 180 || status == 183) && c->state == SIP_CALL_CALLING) {
             c->state = SIP_CALL_RINGING;
@@ -232,8 +251,9 @@ void sip_outbound_ended(struct sip_call *c)
     const char *n = c->number;
     int s = c->end_status;
     const char *room = c->notice_room;
-    if (s < 0 || !room)
+    if (s < 0 || !room || c->notice_sent)
         return;
+    c->notice_sent = true;
     if (c->t_answer_us && s != 488) {
         if (c->by_remote)
             sip_gw_notice(gw, room, "%s hung up.", n);

@@ -124,6 +124,7 @@ struct sip_call {
     bool user_route;    /* inbound to a Matrix user: the host was told */
     bool user_gone_told;
     bool ringing_sent; /* inbound: 180 went out */
+    bool notice_sent;  /* outbound: the room was told how it ended */
     bool by_remote;    /* who ended it */
     unsigned auth_tries;
     int end_status; /* the SIP status that ended it (0: BYE) */

@@ -36,6 +36,9 @@ struct daemon {
     struct bot *bot;
     struct sip_gw *sip;
     struct bot_sip_ops sip_ops;
+    GHashTable *user_rings; /* struct sip_call * -> struct user_ring: phones ringing users */
+    GPtrArray *ended_rings; /* freed from an idle callback, out of the ring's own handler */
+    guint reap_idle;
     bool stopping;
 };
 
@@ -83,14 +86,99 @@ static void host_notice(void *arg, const char *room_id, const char *text)
     bot_post_notice(d->bot, room_id, text);
 }
 
+/* A phone calling a user route: the bot rings the user (bot_ring_user) and what happens to
+ * the ring is what the phone is told; the phone giving up cancels the ring. */
+struct user_ring {
+    struct daemon *d;
+    struct sip_call *sc;
+    struct bot_ring *ring;
+};
+
+static void user_ring_free(gpointer p)
+{
+    struct user_ring *ur = p;
+    mem_deref(ur->ring);
+    g_free(ur);
+}
+
+static void ring_ringing(void *arg)
+{
+    struct user_ring *ur = arg;
+    sip_call_user_ringing(ur->sc);
+}
+
+static void ring_answered(void *arg)
+{
+    struct user_ring *ur = arg;
+    sip_call_user_answered(ur->sc);
+}
+
+static gboolean reap_rings(gpointer data)
+{
+    struct daemon *d = data;
+    d->reap_idle = 0;
+    g_ptr_array_set_size(d->ended_rings, 0);
+    return G_SOURCE_REMOVE;
+}
+
+static void ring_ended(enum bot_ring_end why, void *arg)
+{
+    struct user_ring *ur = arg;
+    struct sip_call *sc = ur->sc;
+    struct daemon *d = ur->d;
+    /* The SIP side is told below and will not report the call gone: forget it first. The ring
+     * is inside its own handler now (maybe still inside bot_ring_user()): freed later. */
+    g_hash_table_steal(d->user_rings, sc);
+    g_ptr_array_add(d->ended_rings, ur);
+    if (!d->reap_idle)
+        d->reap_idle = g_idle_add(reap_rings, d);
+    switch (why) {
+    case BOT_RING_REJECTED:
+        sip_call_user_refused(sc, 603);
+        break;
+    case BOT_RING_BUSY:
+        sip_call_user_refused(sc, 486);
+        break;
+    case BOT_RING_NO_ANSWER:
+    case BOT_RING_FAILED:
+        sip_call_user_refused(sc, 480);
+        break;
+    case BOT_RING_HANGUP:
+        sip_call_user_hangup(sc);
+        break;
+    case BOT_RING_CANCELLED:
+        break;
+    }
+}
+
+static const struct bot_ring_handlers ring_handlers = {
+    .ringing = ring_ringing,
+    .answered = ring_answered,
+    .ended = ring_ended,
+};
+
 static int host_ring_user(void *arg, const char *user_id, const char *conference,
                           const char *caller, struct sip_call *sc)
 {
-    return ENOTSUP; /* the Matrix side of user routes is not wired yet */
+    struct daemon *d = arg;
+    struct user_ring *ur = g_new0(struct user_ring, 1);
+    ur->d = d;
+    ur->sc = sc;
+    g_hash_table_insert(d->user_rings, sc, ur);
+    int err = bot_ring_user(d->bot, user_id, conference, caller, &ring_handlers, ur, &ur->ring);
+    if (err)
+        g_hash_table_remove(d->user_rings, sc);
+    return err;
 }
 
 static void host_user_call_gone(void *arg, struct sip_call *sc)
 {
+    struct daemon *d = arg;
+    struct user_ring *ur = g_hash_table_lookup(d->user_rings, sc);
+    if (!ur)
+        return;
+    bot_ring_cancel(ur->ring); /* no handler runs after this */
+    g_hash_table_remove(d->user_rings, sc);
 }
 
 static int ops_dial(void *arg, const char *notice_room, const char *conference, const char *user,
@@ -188,6 +276,8 @@ static int start_sip(struct daemon *d, const struct config *cfg, struct media_wo
         .ring_user = host_ring_user,
         .user_call_gone = host_user_call_gone,
     };
+    d->user_rings = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, user_ring_free);
+    d->ended_rings = g_ptr_array_new_with_free_func(user_ring_free);
     int err = sip_gw_alloc(&d->sip, &s.cfg, conferences, &host);
     sip_setup_free(&s);
     if (err) {
@@ -294,6 +384,12 @@ static int run(const struct config *cfg)
 
 out:
     mem_deref(d.sip);
+    if (d.user_rings)
+        g_hash_table_destroy(d.user_rings);
+    if (d.reap_idle)
+        g_source_remove(d.reap_idle);
+    if (d.ended_rings)
+        g_ptr_array_free(d.ended_rings, TRUE);
     mem_deref(d.bot);
     mem_deref(conferences);
     mem_deref(mixer);

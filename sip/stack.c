@@ -426,6 +426,9 @@ int sip_gw_start(struct sip_gw *gw)
         log_error("sip: cannot make bind addresses of the listen entries");
         return err;
     }
+    if (gw->tls_cert && gw->tls_key)
+        log_warn("sip: this sofia-sip keeps about 47 KB per TLS connection until exit: let only "
+                 "your trunks reach the TLS port");
     if (gw->tls_cert && gw->tls_key && (err = tls_folder(gw))) {
         g_free(urls[0]);
         g_free(urls[1]);

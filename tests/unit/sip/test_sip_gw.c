@@ -17,7 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <glib.h>
+#include <glib/gstdio.h>
 
 #include "base/log.h"
 #include "base/mem.h"
@@ -25,6 +31,14 @@
 #include "sip_wire.h"
 
 #define PASSWORD "s3cret-pw"
+
+/* Debian's sofia-sip (1.12.11) never frees the OpenSSL state of a TLS connection (about 47 KB
+ * each): outside this project, and reported. Without this the TLS case fails LeakSanitizer. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:libcrypto.so\n";
+}
 
 /* ---- log capture: nothing secret may ever show ---- */
 
@@ -525,6 +539,117 @@ static void dial_policy_refuses_before_sending(void **state)
     wire_close(&proxy);
 }
 
+/* ---- public address and TLS ---- */
+
+static bool make_cert(const char *dir, char *cert, char *key, size_t len)
+{
+    snprintf(cert, len, "%s/cert.pem", dir);
+    snprintf(key, len, "%s/key.pem", dir);
+    char *cmd = g_strdup_printf("openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=sbtest "
+                                "-days 1 -keyout %s -out %s",
+                                key, cert);
+    gint status = -1;
+    gchar *out = NULL, *err = NULL;
+    gboolean ok = g_spawn_command_line_sync(cmd, &out, &err, &status, NULL);
+    g_free(cmd);
+    g_free(out);
+    g_free(err);
+    return ok && status == 0;
+}
+
+static void child_done(GPid pid, gint status, gpointer data)
+{
+    *(bool *)data = true;
+}
+
+static void public_ip_and_tls(void **state)
+{
+    struct wire reg;
+    wire_open(&reg, "127.0.0.1");
+    char *dir = g_dir_make_tmp("sbsiptls-XXXXXX", NULL);
+    assert_non_null(dir);
+    char cert[512], key[512];
+    assert_true(make_cert(dir, cert, key, sizeof(cert)));
+
+    struct gw_fixture f;
+    memset(&f, 0, sizeof(f));
+    uint16_t port = wire_free_port(), tls_port = wire_free_port();
+    char udp[64], tls[64], registrar[64];
+    snprintf(udp, sizeof(udp), "udp:127.0.0.1:%u", port);
+    snprintf(tls, sizeof(tls), "tls:127.0.0.1:%u", tls_port);
+    snprintf(registrar, sizeof(registrar), "sip:127.0.0.1:%u", reg.port);
+    const char *listen[] = {udp, tls};
+    const char *sources[] = {"127.0.0.1/32"};
+    struct sip_trunk_cfg trunk = {.name = "t1",
+                                  .registrar = registrar,
+                                  .username = "gw",
+                                  .password = PASSWORD,
+                                  .allowed_sources = sources,
+                                  .nallowed_sources = 1};
+    struct sip_cfg cfg = {.listen = listen,
+                          .nlisten = 2,
+                          .public_ip = "203.0.113.7",
+                          .tls_cert = cert,
+                          .tls_key = key,
+                          .trunks = &trunk,
+                          .ntrunks = 1};
+    assert_int_equal(sip_gw_alloc(&f.gw, &cfg, NULL, NULL), 0);
+    assert_int_equal(sip_gw_start(f.gw), 0);
+    f.port = port;
+
+    /* Contact and Via name the public address; the socket is the local one. */
+    char *r = wire_recv(&reg, "REGISTER ", 5000);
+    assert_non_null(r);
+    char *contact = wire_header(r, "Contact"), *via = wire_header(r, "Via");
+    assert_non_null(strstr(contact, "@203.0.113.7"));
+    assert_non_null(strstr(via, "203.0.113.7"));
+    g_free(contact);
+    g_free(via);
+    g_free(r);
+    assert_true(logged("sip: listening on sip:203.0.113.7:"));
+    assert_true(logged(";maddr=127.0.0.1"));
+    assert_true(logged("sips:203.0.113.7:"));
+
+    /* The TLS listener completes a handshake with our certificate. */
+    char *cmd =
+        g_strdup_printf("openssl s_client -connect 127.0.0.1:%u -servername sbtest", tls_port);
+    gchar *out = NULL, *err = NULL;
+    gint status = -1;
+    const char *argv[] = {"/bin/sh", "-c", NULL, NULL};
+    char *full = g_strdup_printf("%s </dev/null", cmd);
+    argv[2] = full;
+    /* s_client must run while the gateway's loop turns: spawn, then iterate until it exits. */
+    GPid pid;
+    gint out_fd;
+    assert_true(g_spawn_async_with_pipes(NULL, (gchar **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                         NULL, NULL, &pid, NULL, &out_fd, NULL, NULL));
+    bool exited = false;
+    GSource *child = g_child_watch_source_new(pid);
+    g_source_set_callback(child, (GSourceFunc)(void (*)(void))child_done, &exited, NULL);
+    g_source_attach(child, NULL);
+    assert_true(wire_run_until(&exited, 10000));
+    g_source_destroy(child);
+    g_source_unref(child);
+    char buf[16384];
+    ssize_t n = read(out_fd, buf, sizeof(buf) - 1);
+    close(out_fd);
+    buf[n > 0 ? n : 0] = '\0';
+    assert_non_null(strstr(buf, "CN = sbtest"));
+    g_spawn_close_pid(pid);
+    g_free(full);
+    g_free(cmd);
+    g_free(out);
+    g_free(err);
+    (void)status;
+
+    fixture_stop(&f);
+    wire_close(&reg);
+    g_unlink(cert);
+    g_unlink(key);
+    g_rmdir(dir);
+    g_free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -533,6 +658,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(inbound_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(invite_flood_is_limited_per_source, setup, teardown),
         cmocka_unit_test_setup_teardown(dial_policy_refuses_before_sending, setup, teardown),
+        cmocka_unit_test_setup_teardown(public_ip_and_tls, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

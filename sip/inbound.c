@@ -48,9 +48,19 @@ static char *caller_of(const sip_t *sip)
     const sip_from_t *from = sip->sip_from;
     if (from && number_of(from->a_url, num, sizeof(num)))
         return g_strdup(num);
-    if (from && from->a_display && from->a_display[0])
-        return g_strndup(from->a_display, 64);
-    return g_strdup("anonymous");
+    /* A display name is whatever the caller wrote: printable ASCII of it, bounded, for the
+     * room's notices and !who. */
+    GString *s = g_string_new(NULL);
+    for (const char *p = from ? from->a_display : NULL; p && *p && s->len < 40; p++) {
+        if (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
+            g_string_append_c(s, *p);
+    }
+    g_strstrip(s->str);
+    if (!s->str[0]) {
+        g_string_free(s, TRUE);
+        return g_strdup("anonymous");
+    }
+    return g_string_free(s, FALSE);
 }
 
 /* ---- SDP ---- */

@@ -153,7 +153,11 @@ int sip_uri_user_number(const char *user, char *out, size_t outlen)
             c = hi * 16 + lo;
             p += 2;
         }
-        if (c < 0x21 || c == 0x7f)
+        /* What a number may hold once decoded: a user part that decodes to anything else
+         * (';', '@', spaces, controls) is no number of ours. */
+        bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c && strchr("+*#._~!()-", c));
+        if (!ok)
             return EBADMSG;
         if (n + 1 >= outlen || n >= SIP_NUMBER_MAX)
             return EBADMSG;

@@ -36,8 +36,8 @@ int sip_plan_may_dial(const struct sip_plan *p, const char *user_id, const char 
 int sip_number_normalise(const char *in, char *out, size_t outlen, char *why, size_t whylen);
 
 /* The number in a SIP URI's user part as it arrived: %-escapes decoded, user parameters
- * (";npdi", ";rn=...") cut off. EBADMSG for a bad escape, a control character or one longer
- * than SIP_NUMBER_MAX. */
+ * (";npdi", ";rn=...") cut off. EBADMSG for a bad escape, anything but letters, digits and
+ * + * # . _ ~ ! ( ) - once decoded, or one longer than SIP_NUMBER_MAX. */
 int sip_uri_user_number(const char *user, char *out, size_t outlen);
 
 #endif

@@ -244,20 +244,43 @@ static void registers_with_digest_auth(void **state)
 
     char *contact = wire_header(r2, "Contact");
     char extra[512];
-    snprintf(extra, sizeof(extra), "Contact: %s;expires=120\n", contact);
+    snprintf(extra, sizeof(extra), "Contact: %s;expires=4\n", contact);
     respond(&reg, f.port, r2, "200 OK", extra);
     gint64 deadline = g_get_monotonic_time() + 5000000;
     bool ok = false;
     while (!ok && g_get_monotonic_time() < deadline) {
         g_main_context_iteration(NULL, FALSE);
         char *s = sip_gw_status(f.gw);
-        ok = strstr(s, "t1: registered (expires in 1") != NULL;
+        ok = strstr(s, "t1: registered (expires in 4 s)") != NULL;
         g_free(s);
     }
     assert_true(ok);
-    assert_true(logged("t1: registered (expires in 120 s)"));
+    assert_true(logged("t1: registered (expires in 4 s)"));
     /* The digest response is as secret as the password it proves. */
     assert_false(logged(want));
+
+    /* The stack refreshes before the 4 s granted run out, with our credentials. */
+    gint64 t_granted = g_get_monotonic_time();
+    char *rr = wire_recv(&reg, "REGISTER ", 5000);
+    assert_non_null(rr);
+    assert_true(g_get_monotonic_time() - t_granted < 4000000);
+    char *rauth = wire_header(rr, "Authorization");
+    assert_non_null(rauth);
+    char *rcontact = wire_header(rr, "Contact");
+    snprintf(extra, sizeof(extra), "Contact: %s;expires=120\n", rcontact);
+    respond(&reg, f.port, rr, "200 OK", extra);
+    deadline = g_get_monotonic_time() + 5000000;
+    ok = false;
+    while (!ok && g_get_monotonic_time() < deadline) {
+        g_main_context_iteration(NULL, FALSE);
+        char *s = sip_gw_status(f.gw);
+        ok = strstr(s, "t1: registered (expires in 120 s)") != NULL;
+        g_free(s);
+    }
+    assert_true(ok);
+    g_free(rcontact);
+    g_free(rauth);
+    g_free(rr);
 
     /* Shutdown un-REGISTERs, then reports done. */
     sip_gw_shutdown(f.gw, on_stopped, &f);

@@ -270,6 +270,9 @@ static void numbers_in_uris(void **state)
     assert_int_equal(sip_uri_user_number("conference", out, sizeof(out)), 0);
     assert_string_equal(out, "conference");
     assert_int_equal(sip_uri_user_number("%0a1", out, sizeof(out)), EBADMSG);
+    assert_int_equal(sip_uri_user_number("%3B0", out, sizeof(out)), EBADMSG);
+    assert_int_equal(sip_uri_user_number("a%40b", out, sizeof(out)), EBADMSG);
+    assert_int_equal(sip_uri_user_number("a%20b", out, sizeof(out)), EBADMSG);
     assert_int_equal(sip_uri_user_number("%2", out, sizeof(out)), EBADMSG);
     assert_int_equal(sip_uri_user_number("%zz", out, sizeof(out)), EBADMSG);
     assert_int_equal(sip_uri_user_number(";x", out, sizeof(out)), EBADMSG);

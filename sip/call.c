@@ -287,7 +287,7 @@ void sip_call_hangup(struct sip_call *c, int status, const char *phrase)
             status = 480, phrase = "Temporarily Unavailable";
         logc_info(c->log_ctx, "refusing: %d %s", status, phrase ? phrase : "");
         c->end_status = status;
-        snprintf(c->end_phrase, sizeof(c->end_phrase), "%s", phrase ? phrase : "");
+        g_strlcpy(c->end_phrase, phrase ? phrase : "", sizeof(c->end_phrase));
         nua_respond(c->nh, status, phrase, TAG_END());
         break;
     case SIP_CALL_CALLING:
@@ -422,7 +422,7 @@ void sip_call_event(struct sip_call *c, nua_event_t ev, int status, const char *
         if (cs == nua_callstate_terminated) {
             if (status >= 300 && !c->end_status) {
                 c->end_status = status;
-                snprintf(c->end_phrase, sizeof(c->end_phrase), "%s", phrase ? phrase : "");
+                g_strlcpy(c->end_phrase, phrase ? phrase : "", sizeof(c->end_phrase));
             }
             sip_call_finish(c);
         }

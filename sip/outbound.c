@@ -159,7 +159,7 @@ int sip_gw_hangup(struct sip_gw *gw, const char *conference, const char *number)
 static void fail_answered(struct sip_call *c, const char *what)
 {
     logc_warn(c->log_ctx, "%s: hanging up", what);
-    snprintf(c->end_phrase, sizeof(c->end_phrase), "%s", what);
+    g_strlcpy(c->end_phrase, what, sizeof(c->end_phrase));
     c->end_status = 488;
     sip_call_hangup(c, 0, NULL);
 }
@@ -174,8 +174,8 @@ void sip_outbound_response(struct sip_call *c, int status, const char *phrase, c
         const sip_status_t *st = sip ? sip->sip_status : NULL;
         const sip_contact_t *m = sip ? sip->sip_contact : NULL;
         c->end_status = st ? st->st_status : 302;
-        snprintf(c->end_phrase, sizeof(c->end_phrase), "%s",
-                 st && st->st_phrase ? st->st_phrase : "Moved Temporarily");
+        g_strlcpy(c->end_phrase, st && st->st_phrase ? st->st_phrase : "Moved Temporarily",
+                  sizeof(c->end_phrase));
         logc_warn(c->log_ctx, "redirected (%d %s) to %s%s%s: not followed", c->end_status,
                   c->end_phrase, m && m->m_url->url_user ? m->m_url->url_user : "",
                   m && m->m_url->url_user ? "@" : "",
@@ -206,7 +206,7 @@ void sip_outbound_response(struct sip_call *c, int status, const char *phrase, c
     if (status >= 300) {
         if (!c->end_status) {
             c->end_status = status;
-            snprintf(c->end_phrase, sizeof(c->end_phrase), "%s", phrase ? phrase : "");
+            g_strlcpy(c->end_phrase, phrase ? phrase : "", sizeof(c->end_phrase));
         }
         c->by_remote = c->state != SIP_CALL_ENDING;
         logc_info(c->log_ctx, "call failed: %d %s", status, phrase ? phrase : "");

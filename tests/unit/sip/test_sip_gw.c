@@ -1,10 +1,9 @@
 /*
- * The gateway's SIP signalling against hand-written SIP on loopback UDP: registration with
- * digest auth (the response checked by recomputing it, the password never in a log line),
- * backoff after failures and the status text that says so, un-REGISTER at shutdown; refusals
- * of inbound INVITEs (403 for a source outside allowed_sources, 404 unrouted, 415 a body that is
- * not SDP, 503 with Retry-After past the per-source rate while another source gets through);
- * OPTIONS; and the outbound policy, which refuses before anything is sent.
+ * The gateway's SIP signalling against hand-written SIP on loopback UDP: refusals of inbound
+ * INVITEs (403 for a source outside allowed_sources, 404 unrouted, 415 a body that is not SDP,
+ * 503 with Retry-After past the per-source rate while another source gets through); OPTIONS;
+ * the outbound policy, which refuses before anything is sent; and the public address in Contact
+ * and Via with a TLS listener beside UDP. (Registration is test_sip_register's.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,10 +26,7 @@
 
 #include "base/log.h"
 #include "base/mem.h"
-#include "sip/sip.h"
-#include "sip_wire.h"
-
-#define PASSWORD "s3cret-pw"
+#include "sip_gw_fixture.h"
 
 /* Debian's sofia-sip (1.12.11) never frees the OpenSSL state of a TLS connection (about 47 KB
  * each): outside this project, and reported. Without this the TLS case fails LeakSanitizer. */
@@ -38,335 +34,6 @@ const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void)
 {
     return "leak:libcrypto.so\n";
-}
-
-/* ---- log capture: nothing secret may ever show ---- */
-
-static GPtrArray *log_lines;
-
-static void sink(enum log_level level, const char *line, void *arg)
-{
-    g_ptr_array_add(log_lines, g_strdup(line));
-}
-
-static bool logged(const char *needle)
-{
-    for (guint i = 0; i < log_lines->len; i++) {
-        if (strstr(g_ptr_array_index(log_lines, i), needle))
-            return true;
-    }
-    return false;
-}
-
-static int setup(void **state)
-{
-    log_lines = g_ptr_array_new_with_free_func(g_free);
-    log_set_sink(sink, NULL);
-    log_set_level(LOG_LVL_DEBUG);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    /* Not the password, not in any form, at any level. */
-    assert_false(logged(PASSWORD));
-    log_set_sink(NULL, NULL);
-    g_ptr_array_free(log_lines, TRUE);
-    return 0;
-}
-
-/* ---- a gateway ---- */
-
-struct gw_fixture {
-    struct sip_gw *gw;
-    uint16_t port;
-    struct sip_trunk_cfg trunk;
-    struct sip_route_in routes[1];
-    const char *listen[1];
-    char listen_buf[64];
-    char registrar[64];
-    const char *sources[2];
-    const char *users[1], *numbers[1];
-    struct sip_cfg cfg;
-    bool stopped;
-};
-
-static void fixture_init(struct gw_fixture *f, uint16_t registrar_port, unsigned rate)
-{
-    memset(f, 0, sizeof(*f));
-    f->port = wire_free_port();
-    snprintf(f->listen_buf, sizeof(f->listen_buf), "udp:127.0.0.1:%u", f->port);
-    f->listen[0] = f->listen_buf;
-    f->sources[0] = "127.0.0.1/32";
-    f->sources[1] = "127.0.0.2";
-    f->trunk = (struct sip_trunk_cfg){
-        .name = "t1",
-        .username = "gw",
-        .password = PASSWORD,
-        .from_user = "+15550199",
-        .allowed_sources = f->sources,
-        .nallowed_sources = 2,
-        .register_expires_s = 300,
-    };
-    if (registrar_port) {
-        snprintf(f->registrar, sizeof(f->registrar), "sip:127.0.0.1:%u", registrar_port);
-        f->trunk.registrar = f->registrar;
-    } else {
-        snprintf(f->registrar, sizeof(f->registrar), "sip:127.0.0.1:9");
-        f->trunk.proxy = f->registrar;
-    }
-    f->routes[0] = (struct sip_route_in){.number = "+15550100", .room = "!room:test"};
-    f->users[0] = "@*:test";
-    f->numbers[0] = "+1555*";
-    f->cfg = (struct sip_cfg){
-        .listen = f->listen,
-        .nlisten = 1,
-        .trunks = &f->trunk,
-        .ntrunks = 1,
-        .routes_in = f->routes,
-        .nroutes_in = 1,
-        .outbound_allowed_users = f->users,
-        .noutbound_allowed_users = 1,
-        .outbound_allowed_numbers = f->numbers,
-        .noutbound_allowed_numbers = 1,
-        .invite_rate_per_source = rate,
-        .session_expires_s = 1800,
-        .ring_timeout_ms = 30000,
-    };
-    assert_int_equal(sip_gw_alloc(&f->gw, &f->cfg, NULL, NULL), 0);
-    assert_int_equal(sip_gw_start(f->gw), 0);
-}
-
-static void on_stopped(void *arg)
-{
-    struct gw_fixture *f = arg;
-    f->stopped = true;
-}
-
-static void fixture_stop(struct gw_fixture *f)
-{
-    sip_gw_shutdown(f->gw, on_stopped, f);
-    assert_true(wire_run_until(&f->stopped, 15000));
-    f->gw = mem_deref(f->gw);
-}
-
-static bool status_has(struct gw_fixture *f, const char *needle)
-{
-    char *s = sip_gw_status(f->gw);
-    bool yes = strstr(s, needle) != NULL;
-    if (!yes)
-        print_message("status: %s\n(expected: %s)\n", s, needle);
-    g_free(s);
-    return yes;
-}
-
-/* ---- digest ---- */
-
-static char *md5_hex(const char *s)
-{
-    return g_compute_checksum_for_string(G_CHECKSUM_MD5, s, -1);
-}
-
-/* The value of key in a Digest header (quotes removed), or NULL; g_free. */
-static char *digest_param(const char *hdr, const char *key)
-{
-    char pat[32];
-    snprintf(pat, sizeof(pat), "%s=", key);
-    const char *p = hdr;
-    while ((p = strstr(p, pat))) {
-        if (p == hdr || p[-1] == ' ' || p[-1] == ',') {
-            p += strlen(pat);
-            if (*p == '"')
-                return g_strndup(p + 1, strcspn(p + 1, "\""));
-            return g_strndup(p, strcspn(p, ", \r\n"));
-        }
-        p++;
-    }
-    return NULL;
-}
-
-/* A response to request: its Via, From, To (with a tag), Call-ID and CSeq, plus extra. */
-static void respond(struct wire *w, uint16_t to_port, const char *req, const char *status,
-                    const char *extra)
-{
-    char *via = wire_header(req, "Via"), *from = wire_header(req, "From");
-    char *to = wire_header(req, "To"), *cid = wire_header(req, "Call-ID");
-    char *cseq = wire_header(req, "CSeq");
-    char *msg = g_strdup_printf("SIP/2.0 %s\nVia: %s\nFrom: %s\nTo: %s%s\nCall-ID: %s\n"
-                                "CSeq: %s\n%sContent-Length: 0\n\n",
-                                status, via, from, to, strstr(to, "tag=") ? "" : ";tag=reg1", cid,
-                                cseq, extra ? extra : "");
-    wire_send(w, to_port, msg);
-    g_free(msg);
-    g_free(via);
-    g_free(from);
-    g_free(to);
-    g_free(cid);
-    g_free(cseq);
-}
-
-static void registers_with_digest_auth(void **state)
-{
-    struct wire reg;
-    wire_open(&reg, "127.0.0.1");
-    struct gw_fixture f;
-    fixture_init(&f, reg.port, 10);
-
-    char *r1 = wire_recv(&reg, "REGISTER ", 5000);
-    assert_non_null(r1);
-    char *to = wire_header(r1, "To");
-    assert_non_null(strstr(to, "sip:gw@127.0.0.1"));
-    char *expires = wire_header(r1, "Expires");
-    assert_string_equal(expires, "300");
-    assert_null(wire_header(r1, "Authorization"));
-    assert_true(status_has(&f, "t1: registering with sip:127.0.0.1:"));
-    respond(&reg, f.port, r1, "401 Unauthorized",
-            "WWW-Authenticate: Digest realm=\"test.realm\", "
-            "nonce=\"n0nce42\", algorithm=MD5\n");
-
-    char *r2 = wire_recv(&reg, "REGISTER ", 5000);
-    assert_non_null(r2);
-    char *auth = wire_header(r2, "Authorization");
-    assert_non_null(auth);
-    char *user = digest_param(auth, "username"), *realm = digest_param(auth, "realm");
-    char *nonce = digest_param(auth, "nonce"), *uri = digest_param(auth, "uri");
-    char *response = digest_param(auth, "response");
-    assert_string_equal(user, "gw");
-    assert_string_equal(realm, "test.realm");
-    assert_string_equal(nonce, "n0nce42");
-    assert_non_null(uri);
-    char *a1 = g_strdup_printf("gw:test.realm:%s", PASSWORD);
-    char *a2 = g_strdup_printf("REGISTER:%s", uri);
-    char *ha1 = md5_hex(a1), *ha2 = md5_hex(a2);
-    char *kd = g_strdup_printf("%s:%s:%s", ha1, nonce, ha2);
-    char *want = md5_hex(kd);
-    assert_string_equal(response, want);
-
-    char *contact = wire_header(r2, "Contact");
-    char extra[512];
-    snprintf(extra, sizeof(extra), "Contact: %s;expires=4\n", contact);
-    respond(&reg, f.port, r2, "200 OK", extra);
-    gint64 deadline = g_get_monotonic_time() + 5000000;
-    bool ok = false;
-    while (!ok && g_get_monotonic_time() < deadline) {
-        g_main_context_iteration(NULL, FALSE);
-        char *s = sip_gw_status(f.gw);
-        ok = strstr(s, "t1: registered (expires in 4 s)") != NULL;
-        g_free(s);
-    }
-    assert_true(ok);
-    assert_true(logged("t1: registered (expires in 4 s)"));
-    /* The digest response is as secret as the password it proves. */
-    assert_false(logged(want));
-
-    /* The stack refreshes before the 4 s granted run out, with our credentials. */
-    gint64 t_granted = g_get_monotonic_time();
-    char *rr = wire_recv(&reg, "REGISTER ", 5000);
-    assert_non_null(rr);
-    assert_true(g_get_monotonic_time() - t_granted < 4000000);
-    char *rauth = wire_header(rr, "Authorization");
-    assert_non_null(rauth);
-    char *rcontact = wire_header(rr, "Contact");
-    snprintf(extra, sizeof(extra), "Contact: %s;expires=120\n", rcontact);
-    respond(&reg, f.port, rr, "200 OK", extra);
-    deadline = g_get_monotonic_time() + 5000000;
-    ok = false;
-    while (!ok && g_get_monotonic_time() < deadline) {
-        g_main_context_iteration(NULL, FALSE);
-        char *s = sip_gw_status(f.gw);
-        ok = strstr(s, "t1: registered (expires in 120 s)") != NULL;
-        g_free(s);
-    }
-    assert_true(ok);
-    g_free(rcontact);
-    g_free(rauth);
-    g_free(rr);
-
-    /* Shutdown un-REGISTERs, then reports done. */
-    sip_gw_shutdown(f.gw, on_stopped, &f);
-    char *r3 = wire_recv(&reg, "REGISTER ", 5000);
-    assert_non_null(r3);
-    char *c3 = wire_header(r3, "Contact"), *e3 = wire_header(r3, "Expires");
-    assert_true((c3 && strstr(c3, "expires=0")) || (e3 && strcmp(e3, "0") == 0));
-    respond(&reg, f.port, r3, "200 OK", NULL);
-    assert_true(wire_run_until(&f.stopped, 10000));
-    assert_true(logged("t1: unregistered"));
-    f.gw = mem_deref(f.gw);
-
-    g_free(c3);
-    g_free(e3);
-    g_free(r3);
-    g_free(contact);
-    g_free(a1);
-    g_free(a2);
-    g_free(ha1);
-    g_free(ha2);
-    g_free(kd);
-    g_free(want);
-    g_free(user);
-    g_free(realm);
-    g_free(nonce);
-    g_free(uri);
-    g_free(response);
-    g_free(auth);
-    g_free(r2);
-    g_free(expires);
-    g_free(to);
-    g_free(r1);
-    wire_close(&reg);
-}
-
-static void registration_failures_back_off(void **state)
-{
-    struct wire reg;
-    wire_open(&reg, "127.0.0.1");
-    struct gw_fixture f;
-    fixture_init(&f, reg.port, 10);
-
-    /* Refused outright. */
-    char *r = wire_recv(&reg, "REGISTER ", 5000);
-    assert_non_null(r);
-    respond(&reg, f.port, r, "403 Forbidden", NULL);
-    g_free(r);
-    gint64 deadline = g_get_monotonic_time() + 3000000;
-    while (!logged("t1: failed: 403 Forbidden, retrying in 2 s") &&
-           g_get_monotonic_time() < deadline)
-        g_main_context_iteration(NULL, FALSE);
-    assert_true(logged("t1: failed: 403 Forbidden, retrying in 2 s"));
-    assert_true(status_has(&f, "t1: failed: 403 Forbidden, retrying in "));
-
-    /* The retry comes after the backoff; wrong credentials: challenged again after our
-     * answer, which is a failure too, with a doubled backoff. */
-    gint64 t0 = g_get_monotonic_time();
-    r = wire_recv(&reg, "REGISTER ", 5000);
-    assert_non_null(r);
-    assert_true(g_get_monotonic_time() - t0 > 1000000);
-    /* A fresh challenge to our answer, as a registrar sends for credentials it does not take:
-     * sofia gives up on it (904), which the trunk reports as the 401 it is. */
-    respond(&reg, f.port, r, "401 Unauthorized",
-            "WWW-Authenticate: Digest realm=\"test.realm\", nonce=\"n1\"\n");
-    g_free(r);
-    r = wire_recv(&reg, "REGISTER ", 5000);
-    assert_non_null(r);
-    char *auth = wire_header(r, "Authorization");
-    assert_non_null(auth);
-    g_free(auth);
-    respond(&reg, f.port, r, "401 Unauthorized",
-            "WWW-Authenticate: Digest realm=\"test.realm\", nonce=\"n2\"\n");
-    g_free(r);
-    deadline = g_get_monotonic_time() + 3000000;
-    while (!logged("t1: failed: 401 Unauthorized, retrying in 4 s") &&
-           g_get_monotonic_time() < deadline)
-        g_main_context_iteration(NULL, FALSE);
-    assert_true(logged("t1: failed: 401 Unauthorized, retrying in 4 s"));
-    assert_true(logged("t1: the registrar refused our credentials"));
-    /* No more answers to that challenge. */
-    assert_true(wire_quiet(&reg, "REGISTER ", 1000));
-
-    /* Nothing registered: shutdown has nothing to un-REGISTER. */
-    fixture_stop(&f);
-    assert_false(logged("t1: unregistering"));
-    wire_close(&reg);
 }
 
 /* ---- inbound refusals ---- */
@@ -626,6 +293,7 @@ static void public_ip_and_tls(void **state)
     char *contact = wire_header(r, "Contact"), *via = wire_header(r, "Via");
     assert_non_null(strstr(contact, "@203.0.113.7"));
     assert_non_null(strstr(via, "203.0.113.7"));
+    respond(&reg, port, r, "200 OK", NULL);
     g_free(contact);
     g_free(via);
     g_free(r);
@@ -665,7 +333,13 @@ static void public_ip_and_tls(void **state)
     g_free(err);
     (void)status;
 
-    fixture_stop(&f);
+    sip_gw_shutdown(f.gw, on_stopped, &f);
+    r = wire_recv(&reg, "REGISTER ", 5000);
+    assert_non_null(r);
+    respond(&reg, port, r, "200 OK", NULL);
+    g_free(r);
+    assert_true(wire_run_until(&f.stopped, 10000));
+    f.gw = mem_deref(f.gw);
     wire_close(&reg);
     g_unlink(cert);
     g_unlink(key);
@@ -676,12 +350,12 @@ static void public_ip_and_tls(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(registers_with_digest_auth, setup, teardown),
-        cmocka_unit_test_setup_teardown(registration_failures_back_off, setup, teardown),
-        cmocka_unit_test_setup_teardown(inbound_refusals, setup, teardown),
-        cmocka_unit_test_setup_teardown(invite_flood_is_limited_per_source, setup, teardown),
-        cmocka_unit_test_setup_teardown(dial_policy_refuses_before_sending, setup, teardown),
-        cmocka_unit_test_setup_teardown(public_ip_and_tls, setup, teardown),
+        cmocka_unit_test_setup_teardown(inbound_refusals, gw_log_setup, gw_log_teardown),
+        cmocka_unit_test_setup_teardown(invite_flood_is_limited_per_source, gw_log_setup,
+                                        gw_log_teardown),
+        cmocka_unit_test_setup_teardown(dial_policy_refuses_before_sending, gw_log_setup,
+                                        gw_log_teardown),
+        cmocka_unit_test_setup_teardown(public_ip_and_tls, gw_log_setup, gw_log_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -81,13 +81,17 @@ struct sip_gw_host {
     /* A line for a Matrix room (dial progress: ringing, busy, answered, hung up). */
     void (*notice)(void *arg, const char *room_id, const char *text);
     /* An inbound call to a user route: ring user_id on Matrix into the conference named
-     * conference, reporting back with sip_call_user_*() on sc. 0 when the ring is under way. */
+     * conference ("sip-bridge:<Call-ID>", the SIP leg joins it on answer), reporting back with
+     * sip_call_user_*() on sc. 0 when the ring is under way. sc stays valid until the host is
+     * told user_call_gone, or until it calls sip_call_user_refused / _hangup itself. */
     int (*ring_user)(void *arg, const char *user_id, const char *conference, const char *caller,
                      struct sip_call *sc);
     /* The phone gave up (CANCEL) or hung up a bridged call: end the Matrix half. */
     void (*user_call_gone)(void *arg, struct sip_call *sc);
 };
 
+/* Copies what it keeps of cfg (its strings and lists may go afterwards); conferences and
+ * cfg->workers must outlive the gateway. */
 int sip_gw_alloc(struct sip_gw **gwp, const struct sip_cfg *cfg, struct conf_registry *conferences,
                  const struct sip_gw_host *host);
 /* Binds the listeners and starts registering. */
@@ -109,7 +113,9 @@ int sip_gw_hangup(struct sip_gw *gw, const char *conference, const char *number)
 /* !sip status: registration state of each trunk and the calls up; g_free. */
 char *sip_gw_status(struct sip_gw *gw);
 
-/* Ends every call (BYE / CANCEL / 503 for those not answered), unregisters, then calls done. */
+/* Ends every call (BYE / CANCEL / 503 for those not answered), unregisters, then calls done,
+ * each phase bounded (a few seconds). done must not free the gateway itself (quit the loop,
+ * then mem_deref it). */
 typedef void(sip_gw_stopped_h)(void *arg);
 void sip_gw_shutdown(struct sip_gw *gw, sip_gw_stopped_h *done, void *arg);
 

@@ -74,9 +74,11 @@ test('refusals: 403, 404, 488, 400 and 503 per source', async (t) => {
   ]);
   const count = (res, code) => res.results.filter((c) => c === code).length;
   assert.equal(flood.results.length, 30, flood.run.describe());
-  assert.ok(count(flood, '404') >= 5 && count(flood, '404') <= 10,
-            `the burst got through, then no more: ${JSON.stringify(flood.results)}`);
-  assert.ok(count(flood, '503') >= 20, `the flood got 503s: ${JSON.stringify(flood.results)}`);
+  // The burst of 5, plus what the bucket refilled while the flood lasted (a fraction of a
+  // second, longer on a loaded machine).
+  assert.ok(count(flood, '404') >= 5 && count(flood, '404') <= 15,
+            `the burst got through, then little more: ${JSON.stringify(flood.results)}`);
+  assert.ok(count(flood, '503') >= 15, `the flood got 503s: ${JSON.stringify(flood.results)}`);
   assert.deepEqual(other.results, ['404', '404', '404'], other.run.describe());
   await sb.waitForLog(/more than 5 INVITEs a second from 127\.0\.0\.1: 503, retry after 1 s/);
   // The refusals of a flood are logged, but not one line per INVITE.

@@ -4,11 +4,11 @@
  *   switchboard --config FILE         run in the foreground, logging to stderr
  *   switchboard --check-config FILE   validate FILE and exit (non-zero on problems)
  *
- * main() only wires the layers together: configuration, the media workers, the mixer clocks,
- * the bot and (with a sip: section) the SIP gateway, then runs the main loop until
- * SIGTERM/SIGINT, when every call is hung up properly before the process exits 0: the SIP side
- * first (BYEs, un-REGISTER), then the Matrix side (its notices about the SIP calls still go
- * out).
+ * main() only makes the pieces and connects them: configuration, the media workers, the mixer
+ * clocks, the bot and (with a sip: section) the SIP side wired to it (daemon/sip_bridge.c), then
+ * runs the main loop until SIGTERM/SIGINT, when every call is hung up properly before the
+ * process exits 0: the SIP side first (BYEs, un-REGISTER), then the Matrix side (its notices
+ * about the SIP calls still go out).
  */
 #include <errno.h>
 #include <signal.h>
@@ -23,10 +23,10 @@
 #include "conf/conf.h"
 #include "conf/registry.h"
 #include "daemon/config.h"
+#include "daemon/sip_bridge.h"
 #include "media/dtls.h"
 #include "media/worker.h"
 #include "signalling/bot.h"
-#include "sip/sip.h"
 
 #define SHUTDOWN_TIMEOUT_MS 20000 /* a rate-limited homeserver may delay the hangups */
 #define GATHER_WAIT_MS      200
@@ -34,11 +34,7 @@
 struct daemon {
     GMainLoop *loop;
     struct bot *bot;
-    struct sip_gw *sip;
-    struct bot_sip_ops sip_ops;
-    GHashTable *user_rings; /* struct sip_call * -> struct user_ring: phones ringing users */
-    GPtrArray *ended_rings; /* freed from an idle callback, out of the ring's own handler */
-    guint reap_idle;
+    struct sip_bridge *sip; /* NULL without a sip: section */
     bool stopping;
 };
 
@@ -72,230 +68,10 @@ static gboolean on_signal(gpointer data)
     d->stopping = true;
     log_info("signal received: shutting down");
     if (d->sip)
-        sip_gw_shutdown(d->sip, sip_stopped, d);
+        sip_bridge_shutdown(d->sip, sip_stopped, d);
     else
         bot_shutdown(d->bot, SHUTDOWN_TIMEOUT_MS, stopped, d);
     return G_SOURCE_CONTINUE;
-}
-
-/* ---- the SIP side, wired to the bot ---- */
-
-static void host_notice(void *arg, const char *room_id, const char *text)
-{
-    struct daemon *d = arg;
-    bot_post_notice(d->bot, room_id, text);
-}
-
-/* A phone calling a user route: the bot rings the user (bot_ring_user) and what happens to
- * the ring is what the phone is told; the phone giving up cancels the ring. */
-struct user_ring {
-    struct daemon *d;
-    struct sip_call *sc;
-    struct bot_ring *ring;
-};
-
-static void user_ring_free(gpointer p)
-{
-    struct user_ring *ur = p;
-    mem_deref(ur->ring);
-    g_free(ur);
-}
-
-static void ring_ringing(void *arg)
-{
-    struct user_ring *ur = arg;
-    sip_call_user_ringing(ur->sc);
-}
-
-static void ring_answered(void *arg)
-{
-    struct user_ring *ur = arg;
-    sip_call_user_answered(ur->sc);
-}
-
-static gboolean reap_rings(gpointer data)
-{
-    struct daemon *d = data;
-    d->reap_idle = 0;
-    g_ptr_array_set_size(d->ended_rings, 0);
-    return G_SOURCE_REMOVE;
-}
-
-static void ring_ended(enum bot_ring_end why, void *arg)
-{
-    struct user_ring *ur = arg;
-    struct sip_call *sc = ur->sc;
-    struct daemon *d = ur->d;
-    /* The SIP side is told below and will not report the call gone: forget it first. The ring
-     * is inside its own handler now (maybe still inside bot_ring_user()): freed later. */
-    g_hash_table_steal(d->user_rings, sc);
-    g_ptr_array_add(d->ended_rings, ur);
-    if (!d->reap_idle)
-        d->reap_idle = g_idle_add(reap_rings, d);
-    switch (why) {
-    case BOT_RING_REJECTED:
-        sip_call_user_refused(sc, 603);
-        break;
-    case BOT_RING_BUSY:
-        sip_call_user_refused(sc, 486);
-        break;
-    case BOT_RING_NO_ANSWER:
-    case BOT_RING_FAILED:
-        sip_call_user_refused(sc, 480);
-        break;
-    case BOT_RING_HANGUP:
-        sip_call_user_hangup(sc);
-        break;
-    case BOT_RING_CANCELLED:
-        break;
-    }
-}
-
-static const struct bot_ring_handlers ring_handlers = {
-    .ringing = ring_ringing,
-    .answered = ring_answered,
-    .ended = ring_ended,
-};
-
-static int host_ring_user(void *arg, const char *user_id, const char *conference,
-                          const char *caller, struct sip_call *sc)
-{
-    struct daemon *d = arg;
-    struct user_ring *ur = g_new0(struct user_ring, 1);
-    ur->d = d;
-    ur->sc = sc;
-    g_hash_table_insert(d->user_rings, sc, ur);
-    int err = bot_ring_user(d->bot, user_id, conference, caller, &ring_handlers, ur, &ur->ring);
-    if (err)
-        g_hash_table_remove(d->user_rings, sc);
-    return err;
-}
-
-static void host_user_call_gone(void *arg, struct sip_call *sc)
-{
-    struct daemon *d = arg;
-    struct user_ring *ur = g_hash_table_lookup(d->user_rings, sc);
-    if (!ur)
-        return;
-    bot_ring_cancel(ur->ring); /* no handler runs after this */
-    g_hash_table_remove(d->user_rings, sc);
-}
-
-static int ops_dial(void *arg, const char *notice_room, const char *conference, const char *user,
-                    const char *number, char *why, size_t whylen)
-{
-    struct daemon *d = arg;
-    return sip_gw_dial(d->sip, notice_room, conference, user, number, why, whylen);
-}
-
-static int ops_hangup(void *arg, const char *conference, const char *number)
-{
-    struct daemon *d = arg;
-    return sip_gw_hangup(d->sip, conference, number);
-}
-
-static char *ops_status(void *arg)
-{
-    struct daemon *d = arg;
-    return sip_gw_status(d->sip);
-}
-
-/* The sip: section as the gateway takes it; the arrays point into cfg, which outlives it. */
-struct sip_setup {
-    struct sip_cfg cfg;
-    struct sip_trunk_cfg *trunks;
-    struct sip_route_in *routes;
-};
-
-static void sip_setup_free(struct sip_setup *s)
-{
-    g_free(s->trunks);
-    g_free(s->routes);
-}
-
-static void sip_setup_fill(struct sip_setup *s, const struct config *cfg,
-                           struct media_workers *workers, const struct media_session_cfg *media)
-{
-    const struct config_sip *c = &cfg->sip;
-    s->trunks = g_new0(struct sip_trunk_cfg, c->trunks.n ? c->trunks.n : 1);
-    for (size_t i = 0; i < c->trunks.n; i++) {
-        const struct config_sip_trunk *t = &c->trunks.v[i];
-        s->trunks[i] = (struct sip_trunk_cfg){
-            .name = t->name,
-            .registrar = t->registrar,
-            .proxy = t->proxy,
-            .username = t->username,
-            .password = t->password,
-            .from_user = t->from_user,
-            .codecs = (const char *const *)t->codecs.v,
-            .ncodecs = t->codecs.n,
-            .srtp = t->srtp == CONFIG_SIP_SRTP_REQUIRED   ? SIP_SRTP_REQUIRED
-                    : t->srtp == CONFIG_SIP_SRTP_OPTIONAL ? SIP_SRTP_OPTIONAL
-                                                          : SIP_SRTP_OFF,
-            .allowed_sources = (const char *const *)t->allowed_sources.v,
-            .nallowed_sources = t->allowed_sources.n,
-            .register_expires_s = (uint32_t)t->register_expires_s,
-        };
-    }
-    s->routes = g_new0(struct sip_route_in, c->routes.inbound.n ? c->routes.inbound.n : 1);
-    for (size_t i = 0; i < c->routes.inbound.n; i++) {
-        const struct config_sip_route *r = &c->routes.inbound.v[i];
-        s->routes[i] = (struct sip_route_in){.number = r->number, .room = r->room, .user = r->user};
-    }
-    s->cfg = (struct sip_cfg){
-        .listen = (const char *const *)c->listen.v,
-        .nlisten = c->listen.n,
-        .public_ip = c->public_ip,
-        .tls_cert = c->tls_certificate,
-        .tls_key = c->tls_key,
-        .trunks = s->trunks,
-        .ntrunks = c->trunks.n,
-        .routes_in = s->routes,
-        .nroutes_in = c->routes.inbound.n,
-        .outbound_allowed_users = (const char *const *)c->routes.outbound.allowed_users.v,
-        .noutbound_allowed_users = c->routes.outbound.allowed_users.n,
-        .outbound_allowed_numbers = (const char *const *)c->routes.outbound.allowed_numbers.v,
-        .noutbound_allowed_numbers = c->routes.outbound.allowed_numbers.n,
-        .invite_rate_per_source = (uint32_t)c->invite_rate_per_source,
-        .session_expires_s = (uint32_t)c->session_expires_s,
-        .workers = workers,
-        .media = *media,
-        .ring_timeout_ms = (uint32_t)c->ring_timeout_s * 1000,
-        .rtp_timeout_ms = (uint32_t)cfg->media.media_timeout_s * 1000,
-    };
-}
-
-static int start_sip(struct daemon *d, const struct config *cfg, struct media_workers *workers,
-                     const struct media_session_cfg *media, struct conf_registry *conferences)
-{
-    struct sip_setup s = {0};
-    sip_setup_fill(&s, cfg, workers, media);
-    struct sip_gw_host host = {
-        .arg = d,
-        .notice = host_notice,
-        .ring_user = host_ring_user,
-        .user_call_gone = host_user_call_gone,
-    };
-    d->user_rings = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, user_ring_free);
-    d->ended_rings = g_ptr_array_new_with_free_func(user_ring_free);
-    int err = sip_gw_alloc(&d->sip, &s.cfg, conferences, &host);
-    sip_setup_free(&s);
-    if (err) {
-        log_error("cannot set up the SIP side: %s", strerror(err));
-        return err;
-    }
-    if ((err = sip_gw_start(d->sip))) {
-        log_error("cannot start the SIP side: %s", strerror(err));
-        return err;
-    }
-    d->sip_ops = (struct bot_sip_ops){
-        .arg = d,
-        .dial = ops_dial,
-        .hangup = ops_hangup,
-        .status = ops_status,
-    };
-    bot_set_sip(d->bot, &d->sip_ops);
-    return 0;
 }
 
 static int run(const struct config *cfg)
@@ -363,7 +139,8 @@ static int run(const struct config *cfg)
         goto out;
     }
 
-    if (cfg->sip.enabled && start_sip(&d, cfg, workers, &bc.call.media, conferences))
+    if (cfg->sip.enabled &&
+        sip_bridge_alloc(&d.sip, cfg, d.bot, workers, &bc.call.media, conferences))
         goto out;
 
     d.loop = g_main_loop_new(NULL, FALSE);
@@ -383,13 +160,7 @@ static int run(const struct config *cfg)
     g_main_loop_unref(d.loop);
 
 out:
-    mem_deref(d.sip);
-    if (d.user_rings)
-        g_hash_table_destroy(d.user_rings);
-    if (d.reap_idle)
-        g_source_remove(d.reap_idle);
-    if (d.ended_rings)
-        g_ptr_array_free(d.ended_rings, TRUE);
+    mem_deref(d.sip); /* before the bot: it cancels the rings still out */
     mem_deref(d.bot);
     mem_deref(conferences);
     mem_deref(mixer);

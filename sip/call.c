@@ -52,6 +52,7 @@ static void call_destroy(void *data)
     remove_source(&c->ring_timer);
     remove_source(&c->media_timer);
     remove_source(&c->guard_timer);
+    remove_source(&c->reinvite_timer);
     if (c->member)
         conf_registry_leave(c->gw->conferences, c->member);
     if (c->media) {
@@ -215,6 +216,8 @@ void sip_call_update_hold(struct sip_call *c)
     if (held == c->held)
         return;
     c->held = held;
+    if (!held)
+        sip_call_media_watch_reset(c);
     logc_info(c->log_ctx, "the phone %s the call%s", held ? "held" : "resumed",
               held ? (recv ? " (sendonly: we only listen)" : " (inactive)") : "");
     if (c->member)
@@ -223,16 +226,23 @@ void sip_call_update_hold(struct sip_call *c)
 
 /* ---- timers ---- */
 
+void sip_call_media_watch_reset(struct sip_call *c)
+{
+    c->media_since_us = g_get_monotonic_time();
+}
+
 static gboolean media_watch_cb(gpointer data)
 {
     struct sip_call *c = data;
     uint32_t limit = c->gw->cfg.rtp_timeout_ms;
-    if (!c->media || !limit || c->held)
+    /* Held either way, or about to be: the phone may well send nothing. */
+    if (!c->media || !limit || c->held || c->hold_agreed || c->hold_local)
         return G_SOURCE_CONTINUE;
     uint64_t last = media_session_last_rx_us(c->media);
     uint64_t now = (uint64_t)g_get_monotonic_time();
-    if (!last || last < (uint64_t)c->t_answer_us)
-        last = (uint64_t)c->t_answer_us;
+    uint64_t since = (uint64_t)MAX(c->t_answer_us, c->media_since_us);
+    if (!last || last < since)
+        last = since;
     if (now > last && now - last > (uint64_t)limit * 1000) {
         c->media_timer = 0;
         logc_warn(c->log_ctx, "no RTP from the phone for %u ms: hanging up",
@@ -254,6 +264,7 @@ void sip_call_active(struct sip_call *c)
         c->t_answer_us = g_get_monotonic_time();
     if (!c->media_timer && c->gw->cfg.rtp_timeout_ms)
         c->media_timer = g_timeout_add(MEDIA_WATCH_MS, media_watch_cb, c);
+    sip_hold_kick(c); /* a hold the Matrix user asked for before the dialog was confirmed */
 }
 
 static gboolean guard_cb(gpointer data)
@@ -276,6 +287,7 @@ void sip_call_hangup(struct sip_call *c, int status, const char *phrase)
     c->state = SIP_CALL_ENDING;
     remove_source(&c->ring_timer);
     remove_source(&c->media_timer);
+    remove_source(&c->reinvite_timer);
     leave(c);
     if (!c->nh) {
         sip_call_finish(c);
@@ -317,6 +329,7 @@ void sip_call_finish(struct sip_call *c)
     remove_source(&c->ring_timer);
     remove_source(&c->media_timer);
     remove_source(&c->guard_timer);
+    remove_source(&c->reinvite_timer);
     leave(c);
     int64_t secs = c->t_answer_us ? (g_get_monotonic_time() - c->t_answer_us) / 1000000 : 0;
     logc_info(c->log_ctx, "call ended by %s%s%.0d%s%s (%lld s connected)",
@@ -360,14 +373,46 @@ static void on_cancel(struct sip_call *c)
     leave(c);
 }
 
-static void on_info(struct sip_call *c, const sip_t *sip)
+/* DTMF by SIP INFO (for phones that do not send RFC 4733 events): into the conference like the
+ * events the media stream receives. INFO is ours to answer (NUTAG_APPL_METHOD): 200 for a digit
+ * or an empty INFO (a keep-alive some phones send), 415 for other bodies, 400 for a malformed
+ * one. */
+static void on_info(struct sip_call *c, int status, const sip_t *sip)
 {
+    nua_t *nua = c->gw->nua;
+    if (status >= 200)
+        return; /* answered by the stack */
     const sip_payload_t *pl = sip ? sip->sip_payload : NULL;
     const sip_content_type_t *ct = sip ? sip->sip_content_type : NULL;
-    if (!pl || !ct || !ct->c_type || g_ascii_strcasecmp(ct->c_type, "application/dtmf-relay") != 0)
+    if (!pl || !pl->pl_data || pl->pl_len == 0) {
+        nua_respond(c->nh, SIP_200_OK, NUTAG_WITH_THIS(nua), TAG_END());
         return;
-    /* "Signal=5\r\nDuration=160": logged, bounded and escaped by the log. */
-    logc_info(c->log_ctx, "DTMF by SIP INFO: %.64s", pl->pl_data);
+    }
+    char digit = 0;
+    uint16_t ms = 0;
+    const char *type = ct && ct->c_type ? ct->c_type : "";
+    int err = sip_dtmf_info_parse(type, pl->pl_data, pl->pl_len, &digit, &ms);
+    if (err == ENOTSUP || err == EINVAL) {
+        logc_info(c->log_ctx, "INFO with a %.64s body: not DTMF, 415", type[0] ? type : "typeless");
+        nua_respond(c->nh, SIP_415_UNSUPPORTED_MEDIA,
+                    SIPTAG_ACCEPT_STR("application/dtmf-relay, application/dtmf"),
+                    NUTAG_WITH_THIS(nua), TAG_END());
+        return;
+    }
+    if (err) {
+        logc_warn(c->log_ctx, "malformed DTMF in an INFO (%s, %u bytes): 400", type,
+                  (unsigned)pl->pl_len);
+        nua_respond(c->nh, SIP_400_BAD_REQUEST, NUTAG_WITH_THIS(nua), TAG_END());
+        return;
+    }
+    nua_respond(c->nh, SIP_200_OK, NUTAG_WITH_THIS(nua), TAG_END());
+    if (!c->member) {
+        logc_info(c->log_ctx, "DTMF '%c' by SIP INFO outside a conference: dropped", digit);
+        return;
+    }
+    logc_debug(c->log_ctx, "DTMF '%c' (%u ms) by SIP INFO", digit, (unsigned)ms);
+    /* Logged (and refused when queued too deep) by the conference. */
+    (void)conf_member_dtmf(c->member, digit, ms);
 }
 
 void sip_call_event(struct sip_call *c, nua_event_t ev, int status, const char *phrase,
@@ -377,10 +422,18 @@ void sip_call_event(struct sip_call *c, nua_event_t ev, int status, const char *
         return;
     switch (ev) {
     case nua_i_invite:
+        if (status >= 200) {
+            /* Refused by the stack: it crossed our re-INVITE (491) or overlapped another. */
+            logc_info(c->log_ctx, "a re-INVITE from the phone crossed ours: %d %s", status,
+                      phrase ? phrase : "");
+            break;
+        }
         sip_inbound_reinvite(c, sip);
         break;
     case nua_r_invite:
-        if (!c->inbound)
+        if (c->reinvite_out)
+            sip_hold_response(c, status, phrase, sip);
+        else if (!c->inbound)
             sip_outbound_response(c, status, phrase, sip);
         break;
     case nua_i_ack:
@@ -393,7 +446,7 @@ void sip_call_event(struct sip_call *c, nua_event_t ev, int status, const char *
         on_bye(c);
         break;
     case nua_i_info:
-        on_info(c, sip);
+        on_info(c, status, sip);
         break;
     case nua_r_bye:
         if (status >= 200 && c->state != SIP_CALL_ENDING && c->state != SIP_CALL_ENDED) {

@@ -298,8 +298,10 @@ void sip_inbound_reinvite(struct sip_call *c, const sip_t *sip)
     }
     char *ours = NULL;
     if (!sdp) {
-        /* No offer (a refresh, or the peer wants ours): offer what we have, answer in ACK. */
-        int err = media_session_create_reoffer(c->media, true, true, &ours);
+        /* No offer (a refresh, or the peer wants ours): offer what we have (held, if the Matrix
+         * user holds the call), the answer in the ACK. */
+        sip_hold_settle(c);
+        int err = media_session_create_reoffer(c->media, true, !c->hold_local, &ours);
         if (err) {
             logc_warn(c->log_ctx, "cannot offer in answer to a re-INVITE without SDP: %s",
                       strerror(err));
@@ -307,6 +309,7 @@ void sip_inbound_reinvite(struct sip_call *c, const sip_t *sip)
             return;
         }
         c->await_ack_sdp = true;
+        c->reoffer_unsettled = true;
     } else {
         int status = take_offer(c, sdp);
         if (status) {
@@ -321,6 +324,7 @@ void sip_inbound_reinvite(struct sip_call *c, const sip_t *sip)
             return;
         }
         sip_call_update_hold(c);
+        sip_hold_remote_offer_answered(c);
     }
     respond_sdp(c, 200, "OK", ours);
     mem_deref(ours);
@@ -331,6 +335,8 @@ void sip_inbound_ack(struct sip_call *c, const sip_t *sip)
     if (!c->await_ack_sdp) {
         if (c->state == SIP_CALL_ANSWERED)
             sip_call_active(c);
+        else
+            sip_hold_kick(c); /* a hold that waited for the phone's re-INVITE to finish */
         return;
     }
     c->await_ack_sdp = false;
@@ -341,6 +347,7 @@ void sip_inbound_ack(struct sip_call *c, const sip_t *sip)
         snprintf(err, sizeof(err), "the ACK carries no answer to our offer");
     else if (!e)
         e = media_session_set_remote_answer(c->media, sdp, err, sizeof(err));
+    c->reoffer_unsettled = false;
     if (e || !sdp) {
         logc_warn(c->log_ctx, "unusable answer in the ACK: %s: hanging up",
                   err[0] ? err : strerror(e));
@@ -354,6 +361,9 @@ void sip_inbound_ack(struct sip_call *c, const sip_t *sip)
             return;
         }
         sip_call_active(c);
+    } else {
+        c->hold_agreed = c->hold_local;
+        sip_hold_kick(c);
     }
 }
 

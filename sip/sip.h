@@ -102,6 +102,12 @@ void sip_call_user_ringing(struct sip_call *sc);           /* 180 (if not yet se
 void sip_call_user_answered(struct sip_call *sc);          /* 200 OK; the leg joins the bridge */
 void sip_call_user_refused(struct sip_call *sc, int code); /* 603 rejected, 486 busy, 480 */
 void sip_call_user_hangup(struct sip_call *sc);            /* BYE */
+/* The Matrix user holds the answered call (true) or resumes it: the phone gets a re-INVITE
+ * offering a=sendonly, then a=sendrecv again. Only the latest wish counts: one made while a
+ * re-INVITE is out (or before the call is confirmed) goes once that is over. Glare (491) is
+ * retried after RFC 3261's random wait; a re-INVITE the phone refuses leaves the call up, as it
+ * was. */
+void sip_call_user_hold(struct sip_call *sc, bool hold);
 
 /* !dial: user (in notice_room) calls number into conference. EPERM when policy refuses (the
  * user or the number is not allowed: nothing leaves), ENOENT when no trunk can carry it; why

@@ -23,6 +23,7 @@
 
 #include "media/sdp_offer_answer.h"
 #include "sip/acl.h"
+#include "sip/dtmf_info.h"
 #include "sip/plan.h"
 #include "sip/ratelimit.h"
 #include "sip/sip.h"
@@ -130,10 +131,20 @@ struct sip_call {
     int end_status; /* the SIP status that ended it (0: BYE) */
     char end_phrase[96];
 
+    /* Our re-INVITEs: the Matrix user of a bridged call holds the phone (sip/hold.c). */
+    bool hold_wanted;       /* what the Matrix user asks for now */
+    bool hold_local;        /* what every SDP of ours asks for since our last re-offer */
+    bool hold_agreed;       /* what the phone last accepted */
+    bool reinvite_out;      /* our re-INVITE awaits its final response */
+    bool reoffer_unsettled; /* the media session still waits for an answer to our re-offer */
+    unsigned glare_tries;   /* 491s in a row */
+    guint reinvite_timer;   /* the retry after a 491 */
+
     guint ring_timer;
     guint media_timer;
     guint guard_timer;
     int64_t t_start_us, t_answer_us;
+    int64_t media_since_us; /* the RTP timeout counts from here at the earliest (a resume) */
 };
 
 struct sip_gw {
@@ -217,6 +228,8 @@ void sip_call_event(struct sip_call *c, nua_event_t ev, int status, const char *
                     const sip_t *sip, tagi_t tags[]);
 /* Starts watching for media that stopped (and the answered call's other timers). */
 void sip_call_active(struct sip_call *c);
+/* The media may only now start to flow again (a hold ended): the RTP timeout counts from now. */
+void sip_call_media_watch_reset(struct sip_call *c);
 /* The SDP body of a message (NULL when there is none); EBADMSG for a non-SDP body. */
 int sip_msg_sdp(const sip_t *sip, const char **sdp);
 
@@ -230,6 +243,18 @@ void sip_inbound_reinvite(struct sip_call *c, const sip_t *sip);
 void sip_inbound_ack(struct sip_call *c, const sip_t *sip);
 /* An out-of-dialog OPTIONS (keep-alive probes from trunks). */
 void sip_inbound_options(struct sip_gw *gw, nua_handle_t *nh, const sip_t *sip);
+
+/* ---- hold.c ---- */
+
+/* Sends the re-INVITE the Matrix user's hold (or resume) calls for, when one is due and the
+ * dialog allows it now; otherwise later (after the answer in flight, a 491's wait, the ACK). */
+void sip_hold_kick(struct sip_call *c);
+/* The final response to our re-INVITE (c->reinvite_out). */
+void sip_hold_response(struct sip_call *c, int status, const char *phrase, const sip_t *sip);
+/* The phone's own offer was answered: what our answer asked for is what it knows now. */
+void sip_hold_remote_offer_answered(struct sip_call *c);
+/* Drops a re-offer of ours the phone never answered (refused, crossed), before a new one. */
+void sip_hold_settle(struct sip_call *c);
 
 /* ---- outbound.c ---- */
 

@@ -145,6 +145,15 @@ static void nua_callback(nua_event_t ev, int status, char const *phrase, nua_t *
     case nua_i_options:
         sip_inbound_options(gw, nh, sip);
         return;
+    case nua_i_info:
+        /* INFO is ours to answer (DTMF in a call); outside our calls there is nothing. */
+        if (!nh)
+            return;
+        if (status < 200)
+            nua_respond(nh, 481, "Call/Transaction Does Not Exist", NUTAG_WITH_THIS(nua),
+                        TAG_END());
+        nua_handle_destroy(nh);
+        return;
     case nua_i_error:
         log_warn("sip: stack error %d %s", status, phrase ? phrase : "");
         return;
@@ -436,17 +445,17 @@ int sip_gw_start(struct sip_gw *gw)
     }
     char expires[16];
     snprintf(expires, sizeof(expires), "%u", gw->cfg.session_expires_s);
-    gw->nua =
-        nua_create(gw->root, nua_callback, (nua_magic_t *)gw, NUTAG_URL(urls[0]),
-                   TAG_IF(urls[1], NUTAG_SIPS_URL(urls[1])),
-                   TAG_IF(gw->tls_dir, NUTAG_CERTIFICATE_DIR(gw->tls_dir)), NUTAG_MEDIA_ENABLE(0),
-                   NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0), NUTAG_AUTOACK(1),
-                   NUTAG_ENABLEMESSAGE(0), NUTAG_ENABLEMESSENGER(0), NUTAG_APPL_METHOD("OPTIONS"),
-                   SIPTAG_ALLOW_STR("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO"),
-                   SIPTAG_SUPPORTED_STR("timer"), NUTAG_SESSION_TIMER(gw->cfg.session_expires_s),
-                   NUTAG_MIN_SE(90), NUTAG_UPDATE_REFRESH(1),
-                   NUTAG_OUTBOUND("no-options-keepalive no-validate"),
-                   SIPTAG_USER_AGENT_STR("switchboard"), TAG_END());
+    gw->nua = nua_create(
+        gw->root, nua_callback, (nua_magic_t *)gw, NUTAG_URL(urls[0]),
+        TAG_IF(urls[1], NUTAG_SIPS_URL(urls[1])),
+        TAG_IF(gw->tls_dir, NUTAG_CERTIFICATE_DIR(gw->tls_dir)), NUTAG_MEDIA_ENABLE(0),
+        NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0), NUTAG_AUTOACK(1), NUTAG_ENABLEMESSAGE(0),
+        NUTAG_ENABLEMESSENGER(0), NUTAG_APPL_METHOD("OPTIONS, INFO"),
+        SIPTAG_ALLOW_STR("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO"),
+        SIPTAG_SUPPORTED_STR("timer"), NUTAG_SESSION_TIMER(gw->cfg.session_expires_s),
+        NUTAG_MIN_SE(90), NUTAG_UPDATE_REFRESH(1),
+        NUTAG_OUTBOUND("no-options-keepalive no-validate"), SIPTAG_USER_AGENT_STR("switchboard"),
+        TAG_END());
     if (!gw->nua) {
         err = errno ? errno : EADDRINUSE;
         log_error("sip: cannot listen on %s%s%s: %s", urls[0], urls[1] ? " and " : "",

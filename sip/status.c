@@ -30,6 +30,8 @@ char *sip_gw_status(struct sip_gw *gw)
             g_string_append_printf(s, " for %lld s", (long long)((now - c->t_answer_us) / 1000000));
         if (c->held)
             g_string_append(s, ", on hold");
+        if (c->hold_agreed)
+            g_string_append(s, ", held from Matrix");
         if (c->conference)
             g_string_append_printf(s, ", conference %s", c->conference);
     }

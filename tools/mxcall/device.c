@@ -2,6 +2,10 @@
  * A party's local audio device: the source (a sine or a looped WAV file) that the mixer reads as
  * the party's voice, and the sink (the tone analyser, a WAV recorder) that the mixer writes what
  * the party hears into. Runs on the mixer clock; the main loop reads the analysis under a lock.
+ *
+ * DTMF the peer sends reaches the device as any conference member gets digits (its port's
+ * send_dtmf, on the clock); they queue under a lock and an idle callback hands them to the
+ * party on the main loop, in order.
  */
 #include <errno.h>
 #include <math.h>
@@ -15,6 +19,8 @@
 #include "conf/conf.h"
 #include "media/wav.h"
 #include "tools/mxcall/mxcall.h"
+
+#define DTMF_RX_MAX 64
 
 struct mxcall_device {
     struct tone_gen gen;
@@ -31,6 +37,18 @@ struct mxcall_device {
     unsigned nnoise;
     uint64_t frames; /* frames heard (written to us) */
     GMutex lock;     /* guards the analysers and frames against the main loop's reads */
+
+    GMutex dtmf_lock; /* guards the digits below, queued by the clock for the main loop */
+    struct dtmf_rx {
+        char digit;
+        uint16_t ms;
+        int64_t at_us;
+    } rx[DTMF_RX_MAX];
+    unsigned nrx;
+    unsigned rx_dropped;
+    bool drain_pending;
+    mxcall_dtmf_h *dtmf_h; /* main loop only */
+    void *dtmf_arg;
 };
 
 static void device_destroy(void *data)
@@ -44,6 +62,7 @@ static void device_destroy(void *data)
     }
     mem_deref(d->wav);
     g_mutex_clear(&d->lock);
+    g_mutex_clear(&d->dtmf_lock);
 }
 
 /* Is f within a bin of a probe, or of a product two probes make through a non-linear path
@@ -82,6 +101,7 @@ int mxcall_device_alloc(struct mxcall_device **dp, const struct party_cfg *cfg)
     if (!d)
         return ENOMEM;
     g_mutex_init(&d->lock);
+    g_mutex_init(&d->dtmf_lock);
     int err = 0;
     if (cfg->wav) {
         size_t n;
@@ -161,11 +181,61 @@ static int device_write(void *obj, const int16_t *pcm)
     return 0;
 }
 
+/* Main loop: the digits the clock queued. */
+static gboolean drain_dtmf(gpointer data)
+{
+    struct mxcall_device *d = data;
+    struct dtmf_rx rx[DTMF_RX_MAX];
+    g_mutex_lock(&d->dtmf_lock);
+    unsigned n = d->nrx, dropped = d->rx_dropped;
+    memcpy(rx, d->rx, n * sizeof(rx[0]));
+    d->nrx = 0;
+    d->rx_dropped = 0;
+    d->drain_pending = false;
+    g_mutex_unlock(&d->dtmf_lock);
+    if (dropped)
+        log_warn("%u DTMF digits from the peer dropped: more than %d waiting", dropped,
+                 DTMF_RX_MAX);
+    for (unsigned i = 0; i < n && d->dtmf_h; i++)
+        d->dtmf_h(rx[i].digit, rx[i].ms, rx[i].at_us, d->dtmf_arg);
+    return G_SOURCE_REMOVE;
+}
+
+static void drain_done(gpointer data)
+{
+    mem_deref(data);
+}
+
+/* A digit the peer sent, relayed to us by the conference (mixer clock). */
+static int device_send_dtmf(void *obj, char digit, uint16_t duration_ms)
+{
+    struct mxcall_device *d = obj;
+    bool schedule = false;
+    g_mutex_lock(&d->dtmf_lock);
+    if (d->nrx < DTMF_RX_MAX)
+        d->rx[d->nrx++] = (struct dtmf_rx){digit, duration_ms, g_get_monotonic_time()};
+    else
+        d->rx_dropped++;
+    if (!d->drain_pending)
+        d->drain_pending = schedule = true;
+    g_mutex_unlock(&d->dtmf_lock);
+    if (schedule)
+        g_idle_add_full(G_PRIORITY_DEFAULT, drain_dtmf, mem_ref(d), drain_done);
+    return 0;
+}
+
+void mxcall_device_set_dtmf_handler(struct mxcall_device *d, mxcall_dtmf_h *h, void *arg)
+{
+    d->dtmf_h = h;
+    d->dtmf_arg = arg;
+}
+
 void mxcall_device_port(struct mxcall_device *d, struct conf_port *port)
 {
     memset(port, 0, sizeof(*port));
     port->read = device_read;
     port->write = device_write;
+    port->send_dtmf = device_send_dtmf;
     port->obj = d;
 }
 

@@ -53,6 +53,11 @@ static void usage(FILE *f)
         "                                            a=sendonly) S s after connection, resume\n"
         "                                            (a=sendrecv) later (JSON: hold_at,\n"
         "                                            resume_at)\n"
+        "  --dtmf S:DIGITS [--dtmf-ms MS]            send DIGITS (0-9 * # A-D, up to 16) as\n"
+        "                                            RFC 4733 events S s after connection, each\n"
+        "                                            MS long (default 120); repeatable (JSON:\n"
+        "                                            \"dtmf\": [[S, \"DIGITS\"], ...], dtmf_ms).\n"
+        "                                            Digits heard print as \"dtmf\" events\n"
         "options:\n"
         "  --timeout S          fail parties not connected after S s (default 30)\n"
         "  --media-ip IP        host candidate address (default 127.0.0.1)\n"
@@ -69,6 +74,35 @@ static int parse_probes(struct party_cfg *pc, const char *s)
         pc->probes[pc->nprobes++] = g_ascii_strtod(*q, NULL);
     g_strfreev(parts);
     return 0;
+}
+
+/* One entry of a party's DTMF schedule; EINVAL (said on stderr) for a bad one. */
+static int add_dtmf(struct party_cfg *pc, double at, const char *digits)
+{
+    size_t n = digits ? strlen(digits) : 0;
+    if (pc->ndtmf == MXCALL_MAX_DTMF || at < 0 || n == 0 || n > MXCALL_DTMF_DIGITS ||
+        strspn(digits, "0123456789*#ABCD") != n ||
+        (pc->ndtmf && at < pc->dtmf[pc->ndtmf - 1].at_s)) {
+        fprintf(stderr,
+                "bad dtmf entry %g \"%s\": at most %d entries in time order, each 1 to %d of "
+                "0-9 * # A-D\n",
+                at, digits ? digits : "", MXCALL_MAX_DTMF, MXCALL_DTMF_DIGITS);
+        return EINVAL;
+    }
+    pc->dtmf[pc->ndtmf].at_s = at;
+    memcpy(pc->dtmf[pc->ndtmf].digits, digits, n + 1);
+    pc->ndtmf++;
+    return 0;
+}
+
+static int parse_dtmf_opt(struct party_cfg *pc, const char *s)
+{
+    const char *colon = strchr(s, ':');
+    if (!colon) {
+        fprintf(stderr, "bad --dtmf %s: S:DIGITS\n", s);
+        return EINVAL;
+    }
+    return add_dtmf(pc, g_ascii_strtod(s, NULL), colon + 1);
 }
 
 static struct party_cfg *party_cfg_new(void)
@@ -123,6 +157,20 @@ static int load_parties(struct mxcall *app, const char *path)
         pc->hold_at_s = jnum(o, "hold_at", 0);
         pc->resume_at_s = jnum(o, "resume_at", 0);
         pc->corrupt_fingerprint = json_is_true(json_object_get(o, "corrupt_fingerprint"));
+        pc->dtmf_ms = (unsigned)jnum(o, "dtmf_ms", 0);
+        size_t e;
+        json_t *ent;
+        json_array_foreach(json_object_get(o, "dtmf"), e, ent)
+        {
+            json_t *at = json_array_get(ent, 0);
+            if (json_array_size(ent) != 2 || !json_is_number(at) ||
+                add_dtmf(pc, json_number_value(at), json_string_value(json_array_get(ent, 1)))) {
+                fprintf(stderr, "%s: party %zu: \"dtmf\" wants [[seconds, \"digits\"], ...]\n",
+                        path, i);
+                json_decref(root);
+                return EINVAL;
+            }
+        }
         json_t *wins = json_object_get(o, "windows");
         size_t w;
         json_t *win;
@@ -203,6 +251,8 @@ int main(int argc, char **argv)
         O_TO,
         O_HOLD_AT,
         O_RESUME_AT,
+        O_DTMF,
+        O_DTMF_MS,
         O_CORRUPT_FP,
         O_TIMEOUT,
         O_IP,
@@ -233,6 +283,8 @@ int main(int argc, char **argv)
         {"measure-to", required_argument, 0, O_TO},
         {"hold-at", required_argument, 0, O_HOLD_AT},
         {"resume-at", required_argument, 0, O_RESUME_AT},
+        {"dtmf", required_argument, 0, O_DTMF},
+        {"dtmf-ms", required_argument, 0, O_DTMF_MS},
         {"corrupt-fingerprint", no_argument, 0, O_CORRUPT_FP}, /* tests only: not in usage() */
         {"timeout", required_argument, 0, O_TIMEOUT},
         {"media-ip", required_argument, 0, O_IP},
@@ -318,6 +370,13 @@ int main(int argc, char **argv)
             break;
         case O_RESUME_AT:
             one->resume_at_s = atof(optarg);
+            break;
+        case O_DTMF:
+            if (parse_dtmf_opt(one, optarg))
+                return 2;
+            break;
+        case O_DTMF_MS:
+            one->dtmf_ms = (unsigned)atoi(optarg);
             break;
         case O_CORRUPT_FP:
             one->corrupt_fingerprint = true;

@@ -25,6 +25,8 @@ struct dtls_identity;
 struct mxcall_device;
 
 #define MXCALL_MAX_WINDOWS 4
+#define MXCALL_MAX_DTMF    8  /* entries of a party's "dtmf" schedule */
+#define MXCALL_DTMF_DIGITS 16 /* digits in one entry (what the conference queues at once) */
 
 struct party_cfg {
     char *user;     /* user id or localpart */
@@ -49,6 +51,12 @@ struct party_cfg {
     unsigned nwindows;
     double hold_at_s;   /* > 0: put the peer on hold this long after connecting (negotiate) */
     double resume_at_s; /* > 0: resume it then */
+    struct {
+        double at_s; /* seconds from connection */
+        char digits[MXCALL_DTMF_DIGITS + 1];
+    } dtmf[MXCALL_MAX_DTMF]; /* RFC 4733 digits sent to the peer, in time order */
+    unsigned ndtmf;
+    unsigned dtmf_ms; /* each digit's duration (default 120) */
     /* Tests only: our SDP's a=fingerprint is altered before it leaves, so the peer's DTLS
      * check must fail. */
     bool corrupt_fingerprint;
@@ -98,5 +106,10 @@ struct mxcall_levels {
 unsigned mxcall_device_windows(const struct mxcall_device *d);
 void mxcall_device_levels(struct mxcall_device *d, unsigned window, struct mxcall_levels *lv);
 uint64_t mxcall_device_frames_heard(struct mxcall_device *d);
+/* Digits the peer sends (RFC 4733, relayed to the device by the party's conference), reported
+ * on the main loop in the order they came, with the monotonic time they reached the device. NULL
+ * stops the reports (digits still queued are dropped). */
+typedef void(mxcall_dtmf_h)(char digit, uint16_t duration_ms, int64_t at_us, void *arg);
+void mxcall_device_set_dtmf_handler(struct mxcall_device *d, mxcall_dtmf_h *h, void *arg);
 
 #endif

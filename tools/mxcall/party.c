@@ -1,6 +1,11 @@
 /*
  * One mxcall party: log in, sync, optionally say something, place or answer one call, hold it
  * for the configured time while the device talks and listens, hang up, report.
+ *
+ * DTMF: the party's digits go to the conference as its device's (conf_member_dtmf), which
+ * relays them to the call's audio stream on the mixer clock: RFC 4733 events between its audio
+ * packets, at the negotiated telephone-event payload type. The digits the peer sends come back
+ * the same way to the device, and are printed as "dtmf" events.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -41,7 +46,10 @@ struct party {
     struct mxcall_device *device;
     struct conf_room *room;
     struct conf_member *remote_m, *device_m;
-    guint timer, status_timer, hold_timer;
+    guint timer, status_timer, hold_timer, dtmf_timer;
+    unsigned dtmf_next;  /* the next entry of cfg->dtmf to send */
+    unsigned dtmf_sent;  /* digits handed to the conference */
+    GString *dtmf_heard; /* digits the peer sent, in order */
     int64_t t_start_us, t_connected_us;
     struct call_timings timings;
     struct audio_stream_stats stats;
@@ -70,6 +78,8 @@ static void remove_timer(guint *t)
 
 static void leave_conference(struct party *p)
 {
+    if (p->device)
+        mxcall_device_set_dtmf_handler(p->device, NULL, NULL);
     if (p->remote_m) {
         conf_member_leave(p->remote_m);
         p->remote_m = NULL;
@@ -95,6 +105,7 @@ static void party_destroy(void *data)
     remove_timer(&p->timer);
     remove_timer(&p->status_timer);
     remove_timer(&p->hold_timer);
+    remove_timer(&p->dtmf_timer);
     leave_conference(p);
     mem_deref(p->call);
     mem_deref(p->device);
@@ -103,6 +114,8 @@ static void party_destroy(void *data)
     g_free(p->token);
     g_free(p->device_id);
     g_free(p->end_reason);
+    if (p->dtmf_heard)
+        g_string_free(p->dtmf_heard, TRUE);
 }
 
 bool party_succeeded(const struct party *p)
@@ -178,6 +191,8 @@ static void print_result(struct party *p)
         "rtt_ms", (int)p->stats.rtt_ms, "jb_delay_ms", (int)p->stats.jb_delay_ms, "frames_heard",
         (json_int_t)(p->device ? mxcall_device_frames_heard(p->device) : 0));
     json_object_set_new(r, "windows", windows_json(p));
+    json_object_set_new(r, "dtmf_sent", json_integer(p->dtmf_sent));
+    json_object_set_new(r, "dtmf_received", json_string(p->dtmf_heard ? p->dtmf_heard->str : ""));
     json_object_set_new(r, "setup_ms",
                         json_pack("{s:I, s:I, s:I}", "to_sdp", (json_int_t)p->timings.to_sdp_ms,
                                   "to_ice", (json_int_t)p->timings.to_ice_ms, "to_dtls",
@@ -194,6 +209,7 @@ void party_finish(struct party *p, const char *why)
     remove_timer(&p->timer);
     remove_timer(&p->status_timer);
     remove_timer(&p->hold_timer);
+    remove_timer(&p->dtmf_timer);
     refresh_stats(p);
     leave_conference(p);   /* synchronous: the device is ours alone again */
     p->state = PARTY_DONE; /* before the hangup, whose ended handler comes back here */
@@ -248,6 +264,51 @@ static void schedule_hold(struct party *p)
     p->hold_timer = g_timeout_add((guint)(in * 1000), hold_tick, p);
 }
 
+/* ---- DTMF ---- */
+
+static void schedule_dtmf(struct party *p);
+
+static gboolean dtmf_tick(gpointer data)
+{
+    struct party *p = data;
+    p->dtmf_timer = 0;
+    const char *digits = p->cfg->dtmf[p->dtmf_next++].digits;
+    unsigned ms = p->cfg->dtmf_ms ? p->cfg->dtmf_ms : 120;
+    int err = 0;
+    unsigned n = 0;
+    for (const char *d = digits; *d && !err && p->device_m; d++) {
+        err = conf_member_dtmf(p->device_m, *d, (uint16_t)ms);
+        n += !err;
+    }
+    p->dtmf_sent += n;
+    emit(json_pack("{s:s, s:s, s:s, s:i, s:I, s:s}", "event", "dtmf_sent", "party", p->user_id,
+                   "digits", digits, "duration_ms", (int)ms, "t_ms", now_ms(), "error",
+                   err ? strerror(err) : ""));
+    schedule_dtmf(p);
+    return G_SOURCE_REMOVE;
+}
+
+static void schedule_dtmf(struct party *p)
+{
+    if (p->dtmf_next >= p->cfg->ndtmf)
+        return;
+    double at = p->cfg->dtmf[p->dtmf_next].at_s;
+    double since = (double)(g_get_monotonic_time() - p->t_connected_us) / 1e6;
+    double in = at > since ? at - since : 0;
+    p->dtmf_timer = g_timeout_add((guint)(in * 1000), dtmf_tick, p);
+}
+
+static void on_dtmf(char digit, uint16_t duration_ms, int64_t at_us, void *arg)
+{
+    struct party *p = arg;
+    if (!p->dtmf_heard)
+        p->dtmf_heard = g_string_new(NULL);
+    g_string_append_c(p->dtmf_heard, digit);
+    char d[2] = {digit, '\0'};
+    emit(json_pack("{s:s, s:s, s:s, s:i, s:I}", "event", "dtmf", "party", p->user_id, "digit", d,
+                   "duration_ms", (int)duration_ms, "t_ms", (json_int_t)((at_us - t0_us) / 1000)));
+}
+
 static void on_connected(struct call *c, void *arg)
 {
     struct party *p = arg;
@@ -273,11 +334,13 @@ static void on_connected(struct call *c, void *arg)
         party_finish(p, "device");
         return;
     }
+    mxcall_device_set_dtmf_handler(p->device, on_dtmf, p);
     emit(json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I}}", "event", "connected", "party",
                    p->user_id, "call_id", call_id(c), "t_ms", now_ms(), "setup_ms", "to_sdp",
                    (json_int_t)p->timings.to_sdp_ms, "to_ice", (json_int_t)p->timings.to_ice_ms,
                    "to_dtls", (json_int_t)p->timings.to_dtls_ms));
     schedule_hold(p);
+    schedule_dtmf(p);
     if (p->cfg->duration_s > 0)
         p->timer = g_timeout_add((guint)(p->cfg->duration_s * 1000), duration_done, p);
     if (p->app->status_ms)

@@ -170,6 +170,7 @@ static void local_desc(struct media_session *s, struct sdp_local *l)
         l->ncrypto = s->ncrypto;
     } else {
         webrtc_transport_local_credentials(s->transport, &l->ice_ufrag, &l->ice_pwd);
+        l->ice_lite = webrtc_transport_ice_lite(s->transport);
         l->fp_alg = "sha-256";
         l->fingerprint = dtls_identity_fingerprint(s->cfg.identity);
         l->candidates = (const char *const *)s->local_cands;
@@ -661,6 +662,8 @@ static int alloc_webrtc(struct media_session *s, const struct media_session_cfg 
         .identity = cfg->identity,
         .log_ctx = s->log_ctx,
         .connect_timeout_ms = cfg->connect_timeout_ms,
+        .ice = cfg->ice,
+        .consent_timeout_ms = cfg->consent_timeout_ms,
     };
     int e = webrtc_transport_alloc(&s->transport, &tc, &transport_handlers, s);
     if (!e)

@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "media/ice.h"
 #include "media/sdp_offer_answer.h"
 
 struct media_session;
@@ -61,6 +62,12 @@ struct media_session_cfg {
     uint32_t opus_bitrate;          /* 0: default */
     int opus_complexity;            /* -1: default */
     const char *log_ctx;            /* copied */
+    /* WEBRTC: ICE_MODE_LITE (0, the default: ICE-lite on the worker's shared socket, a=ice-lite
+     * in our SDP when we answer) or ICE_MODE_FULL (libnice); see media/ice.h. */
+    enum ice_mode ice;
+    /* WEBRTC, lite: nothing from the peer this long once connected fails with
+     * MEDIA_FAIL_CONSENT; 0: 30 s. */
+    uint32_t consent_timeout_ms;
 
     enum sdp_profile profile; /* SDP_PROFILE_WEBRTC (0, the default) or SDP_PROFILE_RTP_AVP */
     enum sdp_srtp srtp;       /* RTP_AVP: SDES off (0) / optional / required */

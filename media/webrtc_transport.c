@@ -1,5 +1,5 @@
 /*
- * ICE (libnice) + DTLS-SRTP for one WebRTC leg: the API and the owner's side. This file holds
+ * ICE + DTLS-SRTP for one WebRTC leg: the API and the owner's side. This file holds
  * what runs on the owner's thread (alloc, the remote description and candidates, ICE restarts,
  * close, info), the mailboxes that carry requests to the worker and events back to the handlers
  * on the owner's context, and media.send, the one entry a mixer clock uses. The ICE / DTLS / SRTP
@@ -9,13 +9,15 @@
  * The owner never touches the agent's state machine: it validates and copies what the caller
  * gives it, posts it to the worker, and returns. That keeps every owner call non-blocking, with
  * one exception: close() runs the teardown on the worker (and waits for it), so that after it no
- * libnice callback of ours is connected, the stream and its sockets are gone, and the owner-side
- * handler gate is shut. The NiceAgent object itself lives until the destructor so that a
- * concurrent media.send never touches a freed agent.
+ * ICE callback of ours is left, the leg is off its sockets, and the owner-side handler gate is
+ * shut. The ICE agent object itself lives until the destructor so that a concurrent media.send
+ * never touches a freed agent.
  */
 #include "media/webrtc_transport_int.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,14 +35,8 @@
 
 static void msg_free(struct msg *m)
 {
-    if (!m)
-        return;
-    if (m->kind == M_SIG_NEW_CAND || m->kind == M_SIG_PAIR) {
-        if (m->u.nc[0])
-            nice_candidate_free(m->u.nc[0]);
-        if (m->u.nc[1])
-            nice_candidate_free(m->u.nc[1]);
-    }
+    if (m)
+        explicit_bzero(m, sizeof(*m)); /* credentials */
     g_free(m);
 }
 
@@ -205,9 +201,9 @@ static void transport_destroy(void *data)
 {
     struct webrtc_transport *t = data;
 
-    if (t->agent) {
+    if (t->ice) {
         webrtc_transport_close(t);
-        g_object_unref(t->agent);
+        mem_deref(t->ice);
     }
     mem_deref(t->srtp_in);
     mem_deref(atomic_load(&t->srtp_out));
@@ -237,8 +233,7 @@ static int media_send(struct media_transport *mt, uint8_t *pkt, size_t len, size
     int err = srtp_session_protect(out, pkt, &len, cap, rtcp);
     if (err)
         return err;
-    gint n = nice_agent_send(t->agent, t->stream_id, COMPONENT, (guint)len, (const gchar *)pkt);
-    return n == (gint)len ? 0 : EAGAIN;
+    return ice_agent_send(t->ice, pkt, len);
 }
 
 /* Random ICE credentials from OpenSSL's CSPRNG (alphanumeric: the safe subset of ice-char). */
@@ -270,14 +265,11 @@ static int new_local_creds(struct webrtc_transport *t)
 int webrtc_transport_alloc(struct webrtc_transport **tp, const struct webrtc_transport_cfg *cfg,
                            const struct webrtc_transport_handlers *h, void *arg)
 {
-    NiceAddress addr;
-
     if (!tp || !cfg || !cfg->worker || !cfg->local_ip || !cfg->identity)
         return EINVAL;
     if (cfg->port_max < cfg->port_min || (cfg->port_max && !cfg->port_min))
         return EINVAL;
-    nice_address_init(&addr);
-    if (!nice_address_set_from_string(&addr, cfg->local_ip))
+    if (cfg->ice != ICE_MODE_LITE && cfg->ice != ICE_MODE_FULL)
         return EINVAL;
 
     struct webrtc_transport *t = mem_zalloc(sizeof(*t), transport_destroy);
@@ -300,7 +292,7 @@ int webrtc_transport_alloc(struct webrtc_transport **tp, const struct webrtc_tra
         cfg->connect_timeout_ms ? cfg->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
     t->dtls_timeout_ms = cfg->dtls_timeout_ms;
     t->media.send = media_send;
-    t->w.state = NICE_COMPONENT_STATE_DISCONNECTED;
+    t->w.state = ICE_STATE_CHECKING;
     g_queue_init(&t->w.pending);
     g_queue_init(&t->w.held);
     if (!t->log_ctx || new_local_creds(t)) {
@@ -309,28 +301,23 @@ int webrtc_transport_alloc(struct webrtc_transport **tp, const struct webrtc_tra
     }
     g_strlcpy(t->w.lufrag, t->o.lufrag, sizeof(t->w.lufrag));
 
-    t->agent =
-        nice_agent_new_full(t->worker, NICE_COMPATIBILITY_RFC5245,
-                            NICE_AGENT_OPTION_ICE_TRICKLE | NICE_AGENT_OPTION_CONSENT_FRESHNESS |
-                                NICE_AGENT_OPTION_REGULAR_NOMINATION);
-    if (!t->agent) {
+    struct ice_agent_cfg ic = {
+        .mode = cfg->ice,
+        .worker = cfg->worker,
+        .local_ip = cfg->local_ip,
+        .port_min = cfg->port_min,
+        .port_max = cfg->port_max,
+        .controlling = cfg->controlling,
+        .ufrag = t->o.lufrag,
+        .pwd = t->o.lpwd,
+        .consent_timeout_ms = cfg->consent_timeout_ms,
+        .log_ctx = t->log_ctx,
+    };
+    int err = ice_agent_alloc(&t->ice, &ic, &webrtc_ice_handlers, t);
+    if (err) {
         mem_deref(t);
-        return ENOMEM;
+        return err;
     }
-    g_object_set(t->agent, "controlling-mode", (gboolean)cfg->controlling, "upnp", FALSE, "ice-tcp",
-                 FALSE, "ice-udp", TRUE, NULL);
-    nice_agent_add_local_address(t->agent, &addr);
-    t->stream_id = nice_agent_add_stream(t->agent, 1);
-    if (!t->stream_id) {
-        mem_deref(t);
-        return ENOMEM;
-    }
-    if (cfg->port_min)
-        nice_agent_set_port_range(t->agent, t->stream_id, COMPONENT, cfg->port_min, cfg->port_max);
-    nice_agent_set_local_credentials(t->agent, t->stream_id, t->o.lufrag, t->o.lpwd);
-
-    webrtc_worker_attach(t);
-
     *tp = t;
     return 0;
 }
@@ -338,6 +325,11 @@ int webrtc_transport_alloc(struct webrtc_transport **tp, const struct webrtc_tra
 struct media_transport *webrtc_transport_media(struct webrtc_transport *t)
 {
     return t ? &t->media : NULL;
+}
+
+bool webrtc_transport_ice_lite(const struct webrtc_transport *t)
+{
+    return t && ice_agent_is_lite(t->ice);
 }
 
 void webrtc_transport_local_credentials(const struct webrtc_transport *t, const char **ufrag,
@@ -480,9 +472,8 @@ int webrtc_transport_add_remote_candidate(struct webrtc_transport *t, const char
         msg_free(m);
         return ENOTSUP;
     }
-    NiceAddress a;
-    nice_address_init(&a);
-    if (!nice_address_set_from_string(&a, c->address)) {
+    struct in6_addr a;
+    if (inet_pton(AF_INET, c->address, &a) != 1 && inet_pton(AF_INET6, c->address, &a) != 1) {
         logc_debug(t->log_ctx, "webrtc: skipping candidate with unresolved hostname");
         msg_free(m);
         return ENOTSUP;
@@ -518,6 +509,10 @@ void webrtc_transport_get_info(struct webrtc_transport *t, struct webrtc_transpo
     srtp_session_stats(t->srtp_in, &in);
     g_mutex_unlock(&t->info_lock);
     srtp_session_stats(atomic_load_explicit(&t->srtp_out, memory_order_acquire), &out);
+    struct ice_agent_stats is;
+    ice_agent_stats(t->ice, &is);
+    info->ice_checks = is.checks;
+    info->ice_unauthorized = is.unauthorized;
     info->srtp_rx_packets = in.packets;
     info->srtp_rx_auth_fail = in.auth_fail;
     info->srtp_rx_replay = in.replay;

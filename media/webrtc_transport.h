@@ -1,7 +1,9 @@
 /*
- * A WebRTC media transport: one libnice ICE agent (full ICE, trickle, RFC 7675 consent
- * freshness) with one stream and one component (BUNDLE + rtcp-mux), DTLS-SRTP over it (OpenSSL
- * for the handshake, libsrtp2 for the packets) and RFC 7983 demultiplexing of what arrives.
+ * A WebRTC media transport: ICE with one component (BUNDLE + rtcp-mux), DTLS-SRTP over it (OpenSSL
+ * for the handshake, libsrtp2 for the packets) and RFC 7983 demultiplexing of what arrives. ICE is
+ * one of two backends (media/ice.h): ICE-lite on the media worker's shared socket (the default:
+ * one socket, one poll and batched system calls for all of a worker's legs), or libnice's full
+ * ICE (trickle, RFC 7675 consent freshness) with a socket per leg.
  *
  * The remote DTLS certificate must match the fingerprint the remote SDP carried; anything else
  * fails the transport. No RTP is accepted or sent before DTLS completes, and packets are only
@@ -20,6 +22,7 @@
 #include <stdint.h>
 
 #include "media/dtls.h"
+#include "media/ice.h"
 #include "media/transport.h"
 
 struct webrtc_transport;
@@ -46,12 +49,17 @@ struct webrtc_transport_handlers {
 struct webrtc_transport_cfg {
     GMainContext *worker;        /* media worker context the agent lives on */
     const char *local_ip;        /* the only address host candidates are gathered on */
-    uint16_t port_min, port_max; /* both 0: any port */
+    uint16_t port_min, port_max; /* both 0: any port (lite: the range of the shared socket) */
     bool controlling;            /* ICE role: the offerer controls */
     struct dtls_identity *identity;
     const char *log_ctx;         /* copied */
     uint32_t connect_timeout_ms; /* set_remote to connected (ICE + DTLS); 0: 30 s */
     uint32_t dtls_timeout_ms;    /* DTLS handshake, from ICE connected; 0: 20 s */
+    enum ice_mode ice;           /* ICE_MODE_LITE (0, the default) or ICE_MODE_FULL (libnice) */
+    /* lite: once connected, nothing heard from the peer (checks, packets; for the controlling
+     * side, answers to its consent checks) this long fails the transport with
+     * WEBRTC_FAIL_CONSENT; 0: 30 s (RFC 7675). libnice keeps its own. */
+    uint32_t consent_timeout_ms;
 };
 /* The connect timeout fails the transport with WEBRTC_FAIL_ICE (or WEBRTC_FAIL_DTLS when ICE had
  * connected). It is what ends a hopeless attempt: many peers never send end-of-candidates, so
@@ -62,6 +70,9 @@ int webrtc_transport_alloc(struct webrtc_transport **tp, const struct webrtc_tra
 
 /* The clear RTP/RTCP face for the stream on top. */
 struct media_transport *webrtc_transport_media(struct webrtc_transport *t);
+
+/* Whether our SDP must say a=ice-lite: the lite backend on the controlled (answering) side. */
+bool webrtc_transport_ice_lite(const struct webrtc_transport *t);
 
 /* Our current ICE credentials; they change on an ICE restart (ours or the peer's), so read them
  * again for each SDP. The strings are the transport's: valid until the free, overwritten by a
@@ -114,6 +125,8 @@ struct webrtc_transport_info {
     /* SRTP packet counters (see media/srtp_session.h) */
     uint64_t srtp_rx_packets, srtp_rx_auth_fail, srtp_rx_replay, srtp_rx_other_fail;
     uint64_t srtp_tx_packets, srtp_tx_fail;
+    /* lite: checks for this leg answered with success, and refused for a wrong password (401) */
+    uint64_t ice_checks, ice_unauthorized;
 };
 void webrtc_transport_get_info(struct webrtc_transport *t, struct webrtc_transport_info *info);
 

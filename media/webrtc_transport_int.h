@@ -6,16 +6,18 @@
  * it and which group of fields below it may touch. webrtc_transport.c is the API and the owner's
  * side (alloc, set_remote, candidates, the handlers delivered on the owner's context, close, info,
  * media.send for the mixer); webrtc_worker.c is the ICE / DTLS / SRTP state machine that runs on
- * the media worker (libnice signals, the receive path and its demultiplexing, DTLS callbacks,
- * timers, failure reporting).
+ * the media worker (the ICE backend's events, the receive path and its demultiplexing, DTLS
+ * callbacks, timers, failure reporting). ICE itself is a backend behind media/ice.h: libnice
+ * (full) or our ICE-lite agent on the worker's shared socket.
  *
  * Three threads have the transport in view:
  *
  *  - the owner (main loop) calls the API and gets the handlers;
- *  - the media worker owns the NiceAgent's sockets and timers, the DTLS connection, inbound
+ *  - the media worker owns the ICE agent's sockets and timers, the DTLS connection, inbound
  *    SRTP, and everything the ICE state machine decides;
- *  - a mixer clock calls media.send, which touches only the outbound SRTP session and
- *    nice_agent_send() (libnice locks the agent itself).
+ *  - a mixer clock calls media.send, which touches only the outbound SRTP session and the
+ *    backend's send (libnice locks its agent; the lite agent reads its selected address under a
+ *    lock of its own).
  *
  * Owner and worker talk through two FIFO mailboxes (a locked queue plus one idle source while
  * non-empty). Deliveries are always deferred to the target's main loop, never run inline, so a
@@ -27,17 +29,17 @@
 #define SB_MEDIA_WEBRTC_TRANSPORT_INT_H
 
 #include <glib.h>
-#include <nice/agent.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "media/dtls.h"
+#include "media/ice.h"
 #include "media/ice_candidate.h"
 #include "media/srtp_session.h"
 #include "media/webrtc_transport.h"
 
-#define CRED_SZ   257 /* 256 chars + NUL */
+#define CRED_SZ   (ICE_CRED_MAX + 1)
 #define COMPONENT 1
 
 enum msg_kind {
@@ -48,11 +50,6 @@ enum msg_kind {
     M_CANDIDATE,
     M_REMOTE_DONE,
     M_REVOKE,
-    /* libnice signals raised off the worker thread, re-posted to it */
-    M_SIG_STATE,
-    M_SIG_NEW_CAND,
-    M_SIG_GATHER_DONE,
-    M_SIG_PAIR,
     /* worker -> owner */
     M_EV_LOCAL_CAND,
     M_EV_GATHERING_DONE,
@@ -71,8 +68,6 @@ struct msg {
             struct dtls_fingerprint fp;
             enum dtls_role role;
         } cred;
-        guint state;
-        NiceCandidate *nc[2];
         struct {
             enum webrtc_failure why;
             char text[ICE_CAND_MAX_LINE];
@@ -95,8 +90,7 @@ struct webrtc_transport {
     struct media_transport media; /* the stream's face; media.send is ours */
 
     /* Fixed at alloc. */
-    NiceAgent *agent; /* unref'd by the destructor only */
-    guint stream_id;
+    struct ice_agent *ice; /* released by the destructor only: media.send may still use it */
     GMainContext *worker, *owner;
     struct dtls_identity *identity;
     struct webrtc_transport_handlers h;
@@ -137,7 +131,7 @@ struct webrtc_transport {
         bool remote_gathering_done;
         bool ice_up, ever_connected, restarting;
         bool dtls_done, connected_reported, failed_reported;
-        guint state;
+        enum ice_state state;
         GQueue pending; /* struct ice_candidate *, until their generation's credentials */
         GSource *connect_timer;
         GQueue held; /* GBytes: DTLS datagrams sent before ICE had a pair */
@@ -154,14 +148,14 @@ void webrtc_mbox_post(struct mbox *mb, struct msg *m);
 
 /* ---- worker half (webrtc_worker.c) ----------------------------------------------------------- */
 
-/* The to_worker mailbox's handler: one owner request or re-posted libnice signal. Worker only. */
+/* The to_worker mailbox's handler: one owner request. Worker only. */
 void webrtc_worker_handle(struct webrtc_transport *t, struct msg *m);
 
-/* Connects our libnice signal handlers and the receive callback; once, from alloc. */
-void webrtc_worker_attach(struct webrtc_transport *t);
+/* The ICE backend's handlers: they run on the worker. */
+extern const struct ice_agent_handlers webrtc_ice_handlers;
 
-/* Stops timers, says close_notify, disconnects every libnice callback of ours and removes the
- * stream. On the worker's thread, or with its context acquired; idempotent. */
+/* Stops timers, says close_notify and tears the ICE agent down (no callback of ours remains). On
+ * the worker's thread, or with its context acquired; idempotent. */
 void webrtc_worker_teardown(struct webrtc_transport *t);
 
 #endif

@@ -1,16 +1,12 @@
 /*
  * The worker half of the WebRTC transport: the ICE / DTLS / SRTP state machine, run on the media
- * worker's context. Its inputs are the owner's requests (the to_worker mailbox), libnice's signals
- * and received datagrams, and the DTLS connection's callbacks; its outputs are local candidates,
- * "connected" and the one failure, posted to the owner's mailbox, and the inbound and outbound
- * SRTP sessions it publishes once DTLS is done. The API and the owner's side are in
+ * worker's context. Its inputs are the owner's requests (the to_worker mailbox), the ICE
+ * backend's events and received datagrams (media/ice.h: libnice or our ICE-lite agent, both
+ * calling us on the worker), and the DTLS connection's callbacks; its outputs are local
+ * candidates, "connected" and the one failure, posted to the owner's mailbox, and the inbound and
+ * outbound SRTP sessions it publishes once DTLS is done. The API and the owner's side are in
  * webrtc_transport.c, the state both share in webrtc_transport_int.h; the split follows the
  * thread boundary, so everything under t->w is touched here only.
- *
- * libnice emits a signal from whichever thread releases its agent lock with signals pending; that
- * is nearly always the worker, but a signal can surface in a mixer thread's nice_agent_send() or
- * in the owner's call. Signal handlers therefore act directly only on the worker and re-post
- * themselves there otherwise.
  */
 #include "media/webrtc_transport_int.h"
 
@@ -23,11 +19,6 @@
 #include "rtp/rtp.h"
 
 #define MAX_PENDING_CANDIDATES 64
-
-static const char *state_name(guint s)
-{
-    return nice_component_state_to_string((NiceComponentState)s);
-}
 
 /* ---- events to the owner --------------------------------------------------------------------- */
 
@@ -140,8 +131,8 @@ static void w_arm_connect_timer(struct webrtc_transport *t)
 static void dtls_send(const uint8_t *pkt, size_t len, void *arg)
 {
     struct webrtc_transport *t = arg;
-    gint n = nice_agent_send(t->agent, t->stream_id, COMPONENT, (guint)len, (const gchar *)pkt);
-    if (n == (gint)len || t->w.ice_up || g_queue_get_length(&t->w.held) >= DTLS_HELD_MAX)
+    int err = ice_agent_send(t->ice, pkt, len);
+    if (!err || t->w.ice_up || g_queue_get_length(&t->w.held) >= DTLS_HELD_MAX)
         return;
     g_queue_push_tail(&t->w.held, g_bytes_new(pkt, len));
 }
@@ -151,8 +142,8 @@ static void w_send_held(struct webrtc_transport *t)
     GBytes *b;
     while ((b = g_queue_pop_head(&t->w.held))) {
         gsize len;
-        const gchar *data = g_bytes_get_data(b, &len);
-        (void)nice_agent_send(t->agent, t->stream_id, COMPONENT, (guint)len, data);
+        const uint8_t *data = g_bytes_get_data(b, &len);
+        (void)ice_agent_send(t->ice, data, len);
         g_bytes_unref(b);
     }
 }
@@ -199,12 +190,10 @@ static const struct dtls_conn_handlers dtls_handlers = {
     .closed = dtls_closed,
 };
 
-/* Receive path: RFC 7983 demultiplexing of everything libnice did not consume as STUN. */
-static void on_recv(NiceAgent *agent, guint stream_id, guint component_id, guint len, gchar *buf,
-                    gpointer data)
+/* Receive path: RFC 7983 demultiplexing of everything the ICE agent did not consume as STUN. */
+static void on_recv(uint8_t *pkt, size_t len, void *data)
 {
     struct webrtc_transport *t = data;
-    uint8_t *pkt = (uint8_t *)buf;
     size_t n = len;
 
     if (t->w.closed)
@@ -230,46 +219,17 @@ static void on_recv(NiceAgent *agent, guint stream_id, guint component_id, guint
     }
 }
 
-static void nice_to_ice(const NiceCandidate *nc, struct ice_candidate *c, const char *ufrag)
+static void w_local_candidate(const struct ice_candidate *cand, void *arg)
 {
-    memset(c, 0, sizeof(*c));
-    g_strlcpy(c->foundation, nc->foundation, sizeof(c->foundation));
-    c->component = (uint16_t)nc->component_id;
-    c->transport = ICE_TRANSPORT_UDP;
-    c->priority = nc->priority;
-    nice_address_to_string(&nc->addr, c->address);
-    c->port = (uint16_t)nice_address_get_port(&nc->addr);
-    switch (nc->type) {
-    case NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE:
-        c->type = ICE_CAND_SRFLX;
-        break;
-    case NICE_CANDIDATE_TYPE_PEER_REFLEXIVE:
-        c->type = ICE_CAND_PRFLX;
-        break;
-    case NICE_CANDIDATE_TYPE_RELAYED:
-        c->type = ICE_CAND_RELAY;
-        break;
-    default:
-        c->type = ICE_CAND_HOST;
-        break;
-    }
-    if (c->type != ICE_CAND_HOST && nice_address_is_valid(&nc->base_addr)) {
-        nice_address_to_string(&nc->base_addr, c->raddr);
-        c->rport = (uint16_t)nice_address_get_port(&nc->base_addr);
-        c->has_raddr = true;
-    }
-    c->has_generation = true;
-    g_strlcpy(c->ufrag, ufrag, sizeof(c->ufrag));
-}
-
-static void w_local_candidate(struct webrtc_transport *t, const NiceCandidate *nc)
-{
-    struct ice_candidate c;
+    struct webrtc_transport *t = arg;
+    struct ice_candidate c = *cand;
     char line[ICE_CAND_MAX_LINE];
 
-    if (nc->transport != NICE_CANDIDATE_TRANSPORT_UDP || nc->component_id != COMPONENT)
+    if (t->w.closed)
         return;
-    nice_to_ice(nc, &c, t->w.lufrag);
+    c.has_generation = true;
+    c.generation = 0;
+    g_strlcpy(c.ufrag, t->w.lufrag, sizeof(c.ufrag));
     if (ice_candidate_format(&c, line, sizeof(line))) {
         logc_warn(t->log_ctx, "webrtc: cannot format a local candidate");
         return;
@@ -278,8 +238,11 @@ static void w_local_candidate(struct webrtc_transport *t, const NiceCandidate *n
     post_event(t, M_EV_LOCAL_CAND, 0, line);
 }
 
-static void w_gathering_done(struct webrtc_transport *t)
+static void w_gathering_done(void *arg)
 {
+    struct webrtc_transport *t = arg;
+    if (t->w.closed)
+        return;
     t->w.gathering_done = true;
     if (!t->w.local_cands) {
         w_fail(t, WEBRTC_FAIL_ICE, "no local candidate could be gathered");
@@ -288,36 +251,27 @@ static void w_gathering_done(struct webrtc_transport *t)
     post_event(t, M_EV_GATHERING_DONE, 0, NULL);
 }
 
-static void addr_string(const NiceCandidate *c, char *out, size_t cap)
+static void w_selected_pair(const char *local, const char *remote, void *arg)
 {
-    char ip[NICE_ADDRESS_STRING_LEN];
-    nice_address_to_string(&c->addr, ip);
-    if (nice_address_ip_version(&c->addr) == 6)
-        snprintf(out, cap, "[%s]:%u", ip, nice_address_get_port(&c->addr));
-    else
-        snprintf(out, cap, "%s:%u", ip, nice_address_get_port(&c->addr));
-}
-
-static void w_selected_pair(struct webrtc_transport *t, const NiceCandidate *l,
-                            const NiceCandidate *r)
-{
+    struct webrtc_transport *t = arg;
+    if (t->w.closed)
+        return;
     g_mutex_lock(&t->info_lock);
-    addr_string(l, t->info.local_addr, sizeof(t->info.local_addr));
-    addr_string(r, t->info.remote_addr, sizeof(t->info.remote_addr));
+    g_strlcpy(t->info.local_addr, local, sizeof(t->info.local_addr));
+    g_strlcpy(t->info.remote_addr, remote, sizeof(t->info.remote_addr));
     g_mutex_unlock(&t->info_lock);
-    logc_debug(t->log_ctx, "webrtc: selected pair %s <-> %s", t->info.local_addr,
-               t->info.remote_addr);
+    logc_debug(t->log_ctx, "webrtc: selected pair %s <-> %s", local, remote);
 }
 
-static void w_state(struct webrtc_transport *t, guint state)
+static void w_state(enum ice_state state, const char *detail, void *arg)
 {
-    guint prev = t->w.state;
+    struct webrtc_transport *t = arg;
+    if (t->w.closed)
+        return;
     t->w.state = state;
-    logc_debug(t->log_ctx, "webrtc: ICE %s -> %s", state_name(prev), state_name(state));
 
     switch (state) {
-    case NICE_COMPONENT_STATE_CONNECTED:
-    case NICE_COMPONENT_STATE_READY:
+    case ICE_STATE_CONNECTED:
         if (t->w.ice_up)
             break;
         t->w.ice_up = true;
@@ -341,16 +295,19 @@ static void w_state(struct webrtc_transport *t, guint state)
         }
         w_maybe_connected(t);
         break;
-    case NICE_COMPONENT_STATE_FAILED:
+    case ICE_STATE_FAILED:
         t->w.ice_up = false;
         if (t->w.ever_connected && !t->w.restarting)
             w_fail(t, WEBRTC_FAIL_CONSENT,
-                   "consent to send lost (RFC 7675): the peer stopped answering or revoked it");
+                   detail ? detail
+                          : "consent to send lost (RFC 7675): the peer stopped answering or "
+                            "revoked it");
         else if (t->w.remote_gathering_done)
-            w_fail(t, WEBRTC_FAIL_ICE, "connectivity checks failed on every candidate pair");
+            w_fail(t, WEBRTC_FAIL_ICE,
+                   detail ? detail : "connectivity checks failed on every candidate pair");
         /* Otherwise more candidates may still come; the connect timer decides. */
         break;
-    default:
+    case ICE_STATE_CHECKING:
         t->w.ice_up = false;
         break;
     }
@@ -360,40 +317,7 @@ static void w_flush_pending(struct webrtc_transport *t);
 
 static void w_add_candidate(struct webrtc_transport *t, const struct ice_candidate *c)
 {
-    NiceCandidateType type = NICE_CANDIDATE_TYPE_HOST;
-    switch (c->type) {
-    case ICE_CAND_SRFLX:
-        type = NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE;
-        break;
-    case ICE_CAND_PRFLX:
-        type = NICE_CANDIDATE_TYPE_PEER_REFLEXIVE;
-        break;
-    case ICE_CAND_RELAY:
-        type = NICE_CANDIDATE_TYPE_RELAYED;
-        break;
-    case ICE_CAND_HOST:
-        break;
-    }
-    NiceCandidate *nc = nice_candidate_new(type);
-    nc->stream_id = t->stream_id;
-    nc->component_id = COMPONENT;
-    nc->transport = NICE_CANDIDATE_TRANSPORT_UDP;
-    nc->priority = c->priority;
-    g_strlcpy(nc->foundation, c->foundation, sizeof(nc->foundation));
-    if (!nice_address_set_from_string(&nc->addr, c->address)) {
-        nice_candidate_free(nc);
-        return;
-    }
-    nice_address_set_port(&nc->addr, c->port);
-    if (c->has_raddr && nice_address_set_from_string(&nc->base_addr, c->raddr))
-        nice_address_set_port(&nc->base_addr, c->rport);
-
-    GSList one = {.data = nc, .next = NULL};
-    int added = nice_agent_set_remote_candidates(t->agent, t->stream_id, COMPONENT, &one);
-    if (added < 1)
-        logc_debug(t->log_ctx, "webrtc: remote candidate %s:%u not added", c->address,
-                   (unsigned)c->port);
-    nice_candidate_free(nc);
+    ice_agent_add_remote_candidate(t->ice, c);
 }
 
 /* Adds a remote candidate now if its generation's credentials are known, else holds it. */
@@ -433,7 +357,7 @@ static void w_flush_pending(struct webrtc_transport *t)
 static void w_set_remote_creds(struct webrtc_transport *t, const char *ufrag, const char *pwd)
 {
     g_strlcpy(t->w.rufrag, ufrag, sizeof(t->w.rufrag));
-    nice_agent_set_remote_credentials(t->agent, t->stream_id, ufrag, pwd);
+    ice_agent_set_remote_credentials(t->ice, ufrag, pwd);
     t->w.remote_set = true;
     t->w.awaiting_remote = false;
     w_flush_pending(t);
@@ -457,28 +381,17 @@ static void w_remote(struct webrtc_transport *t, struct msg *m)
     w_set_remote_creds(t, m->u.cred.rufrag, m->u.cred.rpwd);
 }
 
-static void w_reemit_local(struct webrtc_transport *t)
-{
-    GSList *cands = nice_agent_get_local_candidates(t->agent, t->stream_id, COMPONENT);
-    for (GSList *l = cands; l; l = l->next)
-        w_local_candidate(t, l->data);
-    g_slist_free_full(cands, (GDestroyNotify)nice_candidate_free);
-    if (t->w.gathering_done)
-        post_event(t, M_EV_GATHERING_DONE, 0, NULL);
-}
-
 static void w_restart(struct webrtc_transport *t, struct msg *m)
 {
     if (m->u.cred.restart_stream) {
-        nice_agent_restart_stream(t->agent, t->stream_id);
-        nice_agent_set_local_credentials(t->agent, t->stream_id, m->u.cred.lufrag, m->u.cred.lpwd);
         g_strlcpy(t->w.lufrag, m->u.cred.lufrag, sizeof(t->w.lufrag));
         t->w.restarting = true;
         t->w.remote_gathering_done = false;
         t->w.awaiting_remote = !m->u.cred.has_remote;
         logc_info(t->log_ctx, "webrtc: ICE restart (%s)",
                   m->u.cred.has_remote ? "by the peer" : "by us");
-        w_reemit_local(t);
+        /* The backend reports our candidates again, for the new generation. */
+        ice_agent_restart(t->ice, m->u.cred.lufrag, m->u.cred.lpwd);
     }
     if (m->u.cred.has_remote) {
         if (!t->w.failed_reported)
@@ -493,7 +406,7 @@ void webrtc_worker_handle(struct webrtc_transport *t, struct msg *m)
         return;
     switch (m->kind) {
     case M_GATHER:
-        if (!nice_agent_gather_candidates(t->agent, t->stream_id))
+        if (ice_agent_gather(t->ice))
             w_fail(t, WEBRTC_FAIL_ICE, "cannot gather local candidates (address or port range)");
         break;
     case M_REMOTE:
@@ -507,106 +420,25 @@ void webrtc_worker_handle(struct webrtc_transport *t, struct msg *m)
         break;
     case M_REMOTE_DONE:
         t->w.remote_gathering_done = true;
-        nice_agent_peer_candidate_gathering_done(t->agent, t->stream_id);
-        if (t->w.state == NICE_COMPONENT_STATE_FAILED && !t->w.ever_connected)
+        ice_agent_remote_gathering_done(t->ice);
+        if (t->w.state == ICE_STATE_FAILED && !t->w.ever_connected)
             w_fail(t, WEBRTC_FAIL_ICE, "connectivity checks failed on every candidate pair");
         break;
     case M_REVOKE:
-        nice_agent_consent_lost(t->agent, t->stream_id, COMPONENT);
-        break;
-    case M_SIG_STATE:
-        w_state(t, m->u.state);
-        break;
-    case M_SIG_NEW_CAND:
-        w_local_candidate(t, m->u.nc[0]);
-        break;
-    case M_SIG_GATHER_DONE:
-        w_gathering_done(t);
-        break;
-    case M_SIG_PAIR:
-        w_selected_pair(t, m->u.nc[0], m->u.nc[1]);
+        ice_agent_revoke_consent(t->ice);
         break;
     default:
         break;
     }
 }
 
-/* libnice signal handlers: act on the worker, re-post from anywhere else. */
-
-static bool on_worker(struct webrtc_transport *t)
-{
-    return g_main_context_is_owner(t->worker);
-}
-
-static void sig_state(NiceAgent *agent, guint stream_id, guint component_id, guint state,
-                      gpointer data)
-{
-    struct webrtc_transport *t = data;
-    if (stream_id != t->stream_id || component_id != COMPONENT)
-        return;
-    if (on_worker(t)) {
-        if (!t->w.closed)
-            w_state(t, state);
-        return;
-    }
-    struct msg *m = webrtc_msg_new(M_SIG_STATE);
-    m->u.state = state;
-    webrtc_mbox_post(&t->to_worker, m);
-}
-
-static void sig_new_candidate(NiceAgent *agent, NiceCandidate *cand, gpointer data)
-{
-    struct webrtc_transport *t = data;
-    if (cand->stream_id != t->stream_id)
-        return;
-    if (on_worker(t)) {
-        if (!t->w.closed)
-            w_local_candidate(t, cand);
-        return;
-    }
-    struct msg *m = webrtc_msg_new(M_SIG_NEW_CAND);
-    m->u.nc[0] = nice_candidate_copy(cand);
-    webrtc_mbox_post(&t->to_worker, m);
-}
-
-static void sig_gathering_done(NiceAgent *agent, guint stream_id, gpointer data)
-{
-    struct webrtc_transport *t = data;
-    if (stream_id != t->stream_id)
-        return;
-    if (on_worker(t)) {
-        if (!t->w.closed)
-            w_gathering_done(t);
-        return;
-    }
-    webrtc_mbox_post(&t->to_worker, webrtc_msg_new(M_SIG_GATHER_DONE));
-}
-
-static void sig_selected_pair(NiceAgent *agent, guint stream_id, guint component_id,
-                              NiceCandidate *l, NiceCandidate *r, gpointer data)
-{
-    struct webrtc_transport *t = data;
-    if (stream_id != t->stream_id || component_id != COMPONENT)
-        return;
-    if (on_worker(t)) {
-        if (!t->w.closed)
-            w_selected_pair(t, l, r);
-        return;
-    }
-    struct msg *m = webrtc_msg_new(M_SIG_PAIR);
-    m->u.nc[0] = nice_candidate_copy(l);
-    m->u.nc[1] = nice_candidate_copy(r);
-    webrtc_mbox_post(&t->to_worker, m);
-}
-
-void webrtc_worker_attach(struct webrtc_transport *t)
-{
-    g_signal_connect(t->agent, "component-state-changed", G_CALLBACK(sig_state), t);
-    g_signal_connect(t->agent, "new-candidate-full", G_CALLBACK(sig_new_candidate), t);
-    g_signal_connect(t->agent, "candidate-gathering-done", G_CALLBACK(sig_gathering_done), t);
-    g_signal_connect(t->agent, "new-selected-pair-full", G_CALLBACK(sig_selected_pair), t);
-    nice_agent_attach_recv(t->agent, t->stream_id, COMPONENT, t->worker, on_recv, t);
-}
+const struct ice_agent_handlers webrtc_ice_handlers = {
+    .local_candidate = w_local_candidate,
+    .gathering_done = w_gathering_done,
+    .state = w_state,
+    .selected_pair = w_selected_pair,
+    .recv = on_recv,
+};
 
 /* ---- teardown -------------------------------------------------------------------------------- */
 
@@ -619,12 +451,8 @@ void webrtc_worker_teardown(struct webrtc_transport *t)
     t->w.closed = true;
     stop_source(&t->w.connect_timer);
     if (t->w.dtls)
-        dtls_conn_shutdown(t->w.dtls); /* close_notify while the stream still exists */
-    g_signal_handlers_disconnect_by_data(t->agent, t);
-    if (t->stream_id) {
-        nice_agent_attach_recv(t->agent, t->stream_id, COMPONENT, t->worker, NULL, NULL);
-        nice_agent_remove_stream(t->agent, t->stream_id);
-    }
+        dtls_conn_shutdown(t->w.dtls); /* close_notify while the pair still exists */
+    ice_agent_teardown(t->ice);
     t->w.dtls = mem_deref(t->w.dtls); /* its timers live on this context */
     g_queue_clear_full(&t->w.held, (GDestroyNotify)g_bytes_unref);
     while ((c = g_queue_pop_head(&t->w.pending)))

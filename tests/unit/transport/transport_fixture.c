@@ -199,6 +199,7 @@ int fixture_setup(void **state)
     f->ctx = g_main_context_new();
     g_main_context_push_thread_default(f->ctx);
     assert_int_equal(media_workers_alloc(&f->workers, 2), 0);
+    f->ice = ICE_MODE_FULL;
     peer_init(f, &f->a, "a", &f->b);
     peer_init(f, &f->b, "b", &f->a);
     *state = f;
@@ -228,8 +229,10 @@ void make(struct fixture *f, struct peer *p, bool controlling, const struct opts
         .controlling = controlling,
         .identity = p->id,
         .log_ctx = p->name,
+        .ice = f->ice,
     };
     if (o) {
+        cfg.consent_timeout_ms = o->consent_timeout_ms;
         cfg.port_min = o->port_min;
         cfg.port_max = o->port_max;
         cfg.connect_timeout_ms = o->connect_timeout_ms;

@@ -57,6 +57,7 @@ struct fixture {
     GMainContext *ctx;
     struct media_workers *workers;
     struct peer a, b;
+    enum ice_mode ice; /* what make() asks for; fixture_setup says ICE_MODE_FULL (libnice) */
 };
 
 /* cmocka setup / teardown: *state is a struct fixture with both peers initialised (no transport
@@ -82,6 +83,7 @@ unsigned rx_count(struct peer *p);
 struct opts {
     uint16_t port_min, port_max;
     uint32_t connect_timeout_ms;
+    uint32_t consent_timeout_ms; /* lite */
 };
 
 /* Allocates p's transport on the next worker. The controlling side is the DTLS client (it

@@ -12,6 +12,19 @@
  * conf/ never knows what is behind a member: a WebRTC leg's audio stream, a SIP leg, a test's
  * fake. It sees a port: a handful of function pointers and an object.
  *
+ * Passthrough: a room of exactly two members whose ports can forward (pull_packets /
+ * push_packets) and whose formats are equal (same codec, clock and channels: a two-party bridge
+ * with one codec on both sides) hands each member's received payloads to the other undecoded,
+ * paced by the receiving jitter buffer one tick at a time. It mixes again (decode, mix, encode)
+ * from the tick after a third member joins, and forwards again once the room is back to two;
+ * each change is logged. Each direction switches on its own: forwarding waits for a packet
+ * boundary (pull says EAGAIN until then, and the member is read instead), a muted member is
+ * read (and not heard) rather than forwarded, and on the way back to mixing the room primes the
+ * receiving decoder and the sending encoder with the audio the listener heard last
+ * (resume_decoding / resume_encoding), so that neither blends stale state into the next frame.
+ * Timestamps and sequence numbers run on across every switch (audio_stream.h). DTMF is relayed
+ * the same way in both modes.
+ *
  * DTMF is relayed, not mixed: a digit one member sends (conf_member_dtmf(), from whatever
  * thread its leg receives on) waits in that member's small queue until the next tick, which
  * hands it to every other member's port (send_dtmf) before writing their audio, so each leg
@@ -53,12 +66,26 @@ struct conf_port {
      * digits its participant sends to conf_member_dtmf(). When the call with NULL returns,
      * the port must no longer use the member. */
     void (*attach)(void *obj, struct conf_member *mb);
+
+    /* Optional passthrough: all four ops, and a format, or none (the member is always mixed).
+     * pull_packets: instead of read, the next 20 ms as received payloads (audio_stream_pull:
+     * 0, or EAGAIN when this tick must be read). push_packets: instead of write, the other
+     * member's payloads, sent as they are (audio_stream_push). resume_decoding: before the
+     * first read after pulls: primes the decoder with the last payload pulled and gives the
+     * last 20 ms the listener heard, or EAGAIN while that payload plays into this tick (pull
+     * once more; force: switch now). resume_encoding: before the first write after pushes:
+     * primes the encoder with that audio. */
+    struct audio_format format;
+    int (*pull_packets)(void *obj, struct audio_fwd *fwd);
+    int (*push_packets)(void *obj, const struct audio_fwd *fwd);
+    int (*resume_decoding)(void *obj, int16_t *pcm, bool force);
+    void (*resume_encoding)(void *obj, const int16_t *pcm);
 };
 
-/* A port onto a media audio stream. The port does not hold a reference: the caller keeps the
- * stream alive until conf_member_leave() returns. While the stream is a member, its DTMF
- * handler belongs to the conference (the digits it receives are relayed to the room); leaving
- * removes the handler. */
+/* A port onto a media audio stream, passthrough included. The port does not hold a reference:
+ * the caller keeps the stream alive until conf_member_leave() returns. While the stream is a
+ * member, its DTMF handler belongs to the conference (the digits it receives are relayed to the
+ * room); leaving removes the handler. */
 struct audio_stream;
 void conf_port_from_audio_stream(struct conf_port *p, struct audio_stream *as);
 
@@ -128,17 +155,23 @@ const char *conf_member_label(const struct conf_member *mb);
 struct conf_room *conf_member_room(const struct conf_member *mb);
 
 struct conf_member_stats {
-    uint64_t ticks;        /* frames read from and written to the port */
-    uint64_t frames_mixed; /* frames the others heard (not silent, not muted) */
+    uint64_t ticks;            /* frames read from and written to the port */
+    uint64_t frames_mixed;     /* frames the others heard decoded and mixed (not silent, muted) */
+    uint64_t frames_forwarded; /* frames whose payloads went to the other member undecoded */
     uint64_t frames_silent;
     uint64_t write_errors; /* port write() returned non-zero (EAGAIN before connecting...) */
     uint64_t dtmf_in;      /* digits from the member, relayed to the room */
     uint64_t dtmf_out;     /* digits relayed to the member (its send_dtmf accepted them) */
-    uint8_t last_level;    /* -dBov of the last frame read, 127 for silence (RFC 6464 scale) */
+    /* -dBov of the last frame read, 127 for silence (RFC 6464 scale); for a forwarded frame
+     * the sender's own figure when its leg negotiated the level extension, else 127. */
+    uint8_t last_level;
 };
 
 /* Lock-free; safe from any thread while the member exists. */
 void conf_member_get_stats(const struct conf_member *mb, struct conf_member_stats *st);
+
+/* Whether the room forwards (two members, same format) rather than mixes. Lock-free. */
+bool conf_room_passthrough(const struct conf_room *room);
 
 /* Members now in the room. Lock-free. */
 unsigned conf_room_count(const struct conf_room *room);

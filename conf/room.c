@@ -14,7 +14,19 @@
  * relaxed load, no lock on the common path), empties a flagged queue under the lock and relays
  * it outside. The room's lock may be held when the DTMF lock is taken, never the other way
  * round.
+ *
+ * Passthrough (conf.h) is decided where membership changes, in join and leave, under the room's
+ * lock: the tick only reads the room's mode. Each member remembers, from one tick to the next,
+ * whether its payloads went out undecoded (its port is pulling) and to whom, and whether it was
+ * pushed to (its port's encoder is idle): that is what tells the tick when a direction goes back
+ * to decoding and which two ports to prime, whatever made it go back (a third member, a member
+ * muted, a packet boundary not reached yet). A direction leaves forwarding at a packet's end:
+ * until then (a tick or two for 40 or 60 ms packets) the member keeps forwarding to the same
+ * partner even in a room that mixes, and is not in the mix.
  */
+
+/* Ticks a member may keep forwarding to reach a packet's end (a 120 ms packet needs five). */
+#define CONF_FWD_HOLD_MAX 6
 #include "conf/conf.h"
 
 #include <errno.h>
@@ -46,9 +58,20 @@ struct conf_member {
     struct audio_frame_info info;
     int16_t in[AUDIO_FRAME_SAMPLES];
 
+    /* Passthrough, under the room's lock. */
+    bool can_forward;            /* the port has the ops and a format */
+    bool forwarding;             /* this tick: pulled, fwd holds its payloads */
+    bool fwd_out;                /* its payloads went to fwd_to undecoded on the last tick */
+    bool fwd_in;                 /* it was pushed payloads on the last tick */
+    unsigned fwd_hold;           /* ticks forwarded past the room's wish, to a packet's end */
+    struct conf_member *fwd_to;  /* where its payloads go; cleared when that member leaves */
+    struct conf_member *fwd_src; /* this tick: whose payloads it gets */
+    struct audio_fwd fwd;
+
     /* Written by the clock only (so plain load + store, no locked add), read from anywhere. */
     atomic_uint_fast64_t ticks;
     atomic_uint_fast64_t frames_mixed;
+    atomic_uint_fast64_t frames_forwarded;
     atomic_uint_fast64_t frames_silent;
     atomic_uint_fast64_t write_errors;
     atomic_uint last_level;
@@ -76,7 +99,10 @@ struct conf_room {
     unsigned n, cap;
     bool scheduled; /* on the clock's inbox or tick list */
     struct conf_mix mix;
-    int16_t out[AUDIO_FRAME_SAMPLES]; /* a talker's N-1, written then sent at once */
+    int16_t out[AUDIO_FRAME_SAMPLES];   /* a talker's N-1, written then sent at once */
+    bool fwd;                           /* two members of one format: forwarding */
+    atomic_bool fwd_pub;                /* == fwd, for lock-free readers */
+    int16_t prime[AUDIO_FRAME_SAMPLES]; /* what a listener heard last, on a switch to mixing */
 };
 
 static inline void stat_inc(atomic_uint_fast64_t *c)
@@ -151,6 +177,46 @@ unsigned conf_room_clock(const struct conf_room *room)
     return conf_clock_index(room->clock);
 }
 
+bool conf_room_passthrough(const struct conf_room *room)
+{
+    return room && atomic_load_explicit(&room->fwd_pub, memory_order_relaxed);
+}
+
+static bool port_can_forward(const struct conf_port *p)
+{
+    return p->pull_packets && p->push_packets && p->resume_decoding && p->resume_encoding &&
+           p->format.clock_rate;
+}
+
+/* Under the room's lock, after a join or a leave: whether the room now forwards, and a line for
+ * the log when that changed (or when two members must be mixed for their formats). */
+static bool update_mode(struct conf_room *r, char *why, size_t len)
+{
+    why[0] = '\0';
+    bool fwd = false;
+    char fa[32], fb[32];
+    if (r->n == 2) {
+        struct conf_member *a = r->members[0], *b = r->members[1];
+        fwd = a->can_forward && b->can_forward &&
+              audio_format_equal(&a->port.format, &b->port.format);
+        if (fwd)
+            snprintf(why, len,
+                     "passthrough: %s and %s both speak %s, forwarding without transcoding",
+                     a->label, b->label, audio_format_str(&a->port.format, fa, sizeof(fa)));
+        else if (a->can_forward && b->can_forward)
+            snprintf(why, len, "mixing: %s speaks %s, %s speaks %s", a->label,
+                     audio_format_str(&a->port.format, fa, sizeof(fa)), b->label,
+                     audio_format_str(&b->port.format, fb, sizeof(fb)));
+        else if (r->fwd)
+            snprintf(why, len, "mixing: %s cannot forward", a->can_forward ? b->label : a->label);
+    } else if (r->fwd) {
+        snprintf(why, len, "mixing: %u members", r->n);
+    }
+    r->fwd = fwd;
+    atomic_store_explicit(&r->fwd_pub, fwd, memory_order_relaxed);
+    return why[0] != '\0';
+}
+
 int conf_room_join(struct conf_room *room, const struct conf_port *port, const char *label,
                    struct conf_member **mp)
 {
@@ -167,6 +233,7 @@ int conf_room_join(struct conf_room *room, const struct conf_port *port, const c
         return ENOMEM;
     }
     mb->port = *port;
+    mb->can_forward = port_can_forward(port);
     atomic_init(&mb->muted, false);
     atomic_init(&mb->last_level, 127);
 
@@ -193,6 +260,8 @@ int conf_room_join(struct conf_room *room, const struct conf_port *port, const c
     mb->room = mem_ref(room);
     room->members[room->n++] = mb;
     atomic_store_explicit(&room->count, room->n, memory_order_relaxed);
+    char why[256];
+    bool changed = update_mode(room, why, sizeof(why));
 out:
     pthread_mutex_unlock(&room->lock);
     if (err) {
@@ -202,6 +271,8 @@ out:
     }
     conf_clock_add_members(room->clock, 1);
     logc_debug(room->log_ctx, "%s joined (%u in the room)", mb->label, conf_room_count(room));
+    if (changed)
+        logc_info(room->log_ctx, "%s", why);
     if (mb->port.attach)
         mb->port.attach(mb->port.obj, mb);
     *mp = mb;
@@ -223,8 +294,17 @@ void conf_member_leave(struct conf_member *mb)
         room->n--;
         break;
     }
+    for (unsigned i = 0; i < room->n; i++) {
+        if (room->members[i]->fwd_to == mb)
+            room->members[i]->fwd_to = NULL;
+        room->members[i]->fwd_src = NULL;
+    }
     atomic_store_explicit(&room->count, room->n, memory_order_relaxed);
+    char why[256];
+    bool changed = update_mode(room, why, sizeof(why));
     pthread_mutex_unlock(&room->lock);
+    if (changed)
+        logc_info(room->log_ctx, "%s", why);
     /* The clock is out of the room and will not find mb again: the port is the caller's, once
      * it no longer passes digits to mb. */
     if (mb->port.attach)
@@ -294,6 +374,7 @@ void conf_member_get_stats(const struct conf_member *mb, struct conf_member_stat
         return;
     st->ticks = atomic_load_explicit(&mb->ticks, memory_order_relaxed);
     st->frames_mixed = atomic_load_explicit(&mb->frames_mixed, memory_order_relaxed);
+    st->frames_forwarded = atomic_load_explicit(&mb->frames_forwarded, memory_order_relaxed);
     st->frames_silent = atomic_load_explicit(&mb->frames_silent, memory_order_relaxed);
     st->write_errors = atomic_load_explicit(&mb->write_errors, memory_order_relaxed);
     st->dtmf_in = atomic_load_explicit(&mb->dtmf_in, memory_order_relaxed);
@@ -352,6 +433,109 @@ static void relay_dtmf(struct conf_room *r, struct conf_member *const *mv, unsig
     }
 }
 
+/* The level of a forwarded frame: the loudest payload's, when the sender said. */
+static uint8_t fwd_level(const struct audio_fwd *f)
+{
+    uint8_t level = 127;
+    for (unsigned i = 0; i < f->n; i++) {
+        if (f->pkt[i].len && f->pkt[i].level_known && f->pkt[i].level < level)
+            level = f->pkt[i].level;
+    }
+    return level;
+}
+
+/* Takes the member's next 20 ms: its payloads when the room forwards and the port can (its
+ * frame then stays out of the mix), else its decoded audio for the mix. */
+static void read_member(struct conf_room *r, struct conf_member *const *mv, unsigned i)
+{
+    struct conf_member *mb = mv[i];
+    bool muted = atomic_load_explicit(&mb->muted, memory_order_relaxed);
+    bool want = r->fwd && !muted;
+    struct conf_member *to = r->fwd ? mv[1 - i] : NULL;
+    mb->forwarding = false;
+    if (!want && mb->fwd_out) {
+        /* Back to decoding once the payload forwarded last has played out: the decoder continues
+         * from it, and the encoder of whoever heard it starts from the same audio. */
+        bool force = mb->fwd_hold >= CONF_FWD_HOLD_MAX;
+        if (mb->port.resume_decoding(mb->port.obj, r->prime, force) == EAGAIN) {
+            want = true;
+            to = mb->fwd_to;
+            mb->fwd_hold++;
+        } else {
+            if (mb->fwd_to && mb->fwd_to->fwd_in) {
+                mb->fwd_to->port.resume_encoding(mb->fwd_to->port.obj, r->prime);
+                mb->fwd_to->fwd_in = false;
+            }
+            mb->fwd_out = false;
+            mb->fwd_to = NULL;
+            mb->fwd_hold = 0;
+        }
+    }
+    if (want && mb->port.pull_packets(mb->port.obj, &mb->fwd) == 0) {
+        mb->forwarding = true;
+        mb->fwd_out = true;
+        mb->fwd_to = to;
+        if (to)
+            to->fwd_src = mb;
+        mb->talking = false;
+        bool silent = mb->fwd.n == 0 && mb->fwd.gap;
+        if (silent) {
+            stat_inc(&mb->frames_silent);
+            atomic_store_explicit(&mb->last_level, 127, memory_order_relaxed);
+        } else {
+            stat_inc(&mb->frames_forwarded);
+            if (mb->fwd.n)
+                atomic_store_explicit(&mb->last_level, fwd_level(&mb->fwd), memory_order_relaxed);
+        }
+        return;
+    }
+    if (mb->fwd_out) { /* the port could not forward after all (pull said EAGAIN) */
+        (void)mb->port.resume_decoding(mb->port.obj, r->prime, true);
+        if (mb->fwd_to && mb->fwd_to->fwd_in) {
+            mb->fwd_to->port.resume_encoding(mb->fwd_to->port.obj, r->prime);
+            mb->fwd_to->fwd_in = false;
+        }
+        mb->fwd_out = false;
+        mb->fwd_to = NULL;
+        mb->fwd_hold = 0;
+    }
+    mb->info.kind = AUDIO_FRAME_SILENT;
+    mb->info.level = 127;
+    mb->info.voice = false;
+    mb->port.read(mb->port.obj, mb->in, &mb->info);
+
+    bool silent = mb->info.kind == AUDIO_FRAME_SILENT;
+    mb->talking = !silent && !muted;
+    atomic_store_explicit(&mb->last_level, frame_level(mb), memory_order_relaxed);
+    if (silent)
+        stat_inc(&mb->frames_silent);
+    if (mb->talking) {
+        conf_mix_add(&r->mix, mb->in);
+        stat_inc(&mb->frames_mixed);
+    }
+}
+
+/* Gives the member its 20 ms: the payloads forwarded to it, else its N-1 of the mix. */
+static void write_member(struct conf_room *r, struct conf_member *mb, const int16_t *all)
+{
+    int err;
+    if (mb->fwd_src) {
+        err = mb->port.push_packets(mb->port.obj, &mb->fwd_src->fwd);
+        mb->fwd_in = true;
+        mb->fwd_src = NULL;
+    } else {
+        mb->fwd_in = false; /* primed on the way back when its source could say with what */
+        const int16_t *out = all;
+        if (mb->talking) {
+            conf_mix_minus(&r->mix, mb->in, r->out);
+            out = r->out;
+        }
+        err = mb->port.write(mb->port.obj, out);
+    }
+    if (err != 0)
+        stat_inc(&mb->write_errors);
+}
+
 bool conf_room_clock_tick(struct conf_room *r, uint64_t now_us)
 {
     pthread_mutex_lock(&r->lock);
@@ -364,35 +548,14 @@ bool conf_room_clock_tick(struct conf_room *r, uint64_t now_us)
     struct conf_member *const *mv = r->members;
 
     conf_mix_begin(&r->mix);
-    for (unsigned i = 0; i < n; i++) {
-        struct conf_member *mb = mv[i];
-        mb->info.kind = AUDIO_FRAME_SILENT;
-        mb->info.level = 127;
-        mb->info.voice = false;
-        mb->port.read(mb->port.obj, mb->in, &mb->info);
-
-        bool silent = mb->info.kind == AUDIO_FRAME_SILENT;
-        mb->talking = !silent && !atomic_load_explicit(&mb->muted, memory_order_relaxed);
-        atomic_store_explicit(&mb->last_level, frame_level(mb), memory_order_relaxed);
-        if (silent)
-            stat_inc(&mb->frames_silent);
-        if (mb->talking) {
-            conf_mix_add(&r->mix, mb->in);
-            stat_inc(&mb->frames_mixed);
-        }
-    }
+    for (unsigned i = 0; i < n; i++)
+        read_member(r, mv, i);
     const int16_t *all = conf_mix_end(&r->mix);
     relay_dtmf(r, mv, n);
 
     for (unsigned i = 0; i < n; i++) {
         struct conf_member *mb = mv[i];
-        const int16_t *out = all;
-        if (mb->talking) {
-            conf_mix_minus(&r->mix, mb->in, r->out);
-            out = r->out;
-        }
-        if (mb->port.write(mb->port.obj, out) != 0)
-            stat_inc(&mb->write_errors);
+        write_member(r, mb, all);
         if (mb->port.tick)
             mb->port.tick(mb->port.obj, now_us);
         stat_inc(&mb->ticks);

@@ -50,7 +50,6 @@
 #define JB_MIN_DELAY_NO_FEC 20 /* codecs without FEC need no look-ahead */
 #define FADE_SAMPLES        (AUDIO_RATE / 200) /* 5 ms: how playout fades into silence */
 #define SSRC_SWITCH_PACKETS 2 /* a new source must send this many in a row to take over */
-#define META_VOICE          0x80
 
 static uint64_t mono_clock(void *arg)
 {
@@ -110,6 +109,7 @@ static void switch_source(struct audio_stream *as, uint32_t ssrc)
     }
     jitter_reset(as->jb);
     dtmf_rx_init(&as->dtmf_rx);
+    atomic_store_explicit(&as->rx_short, false, memory_order_relaxed);
 }
 
 /* Under lock: whether a packet of this SSRC belongs to the current source (switching to it when
@@ -202,7 +202,7 @@ static void recv_handler(const uint8_t *pkt, size_t len, bool rtcp, void *arg)
             level = AUDIO_LEVEL_SILENT;
             voice = false;
         }
-        queued[0] = (uint8_t)((voice ? META_VOICE : 0) | (level & 0x7f));
+        queued[0] = (uint8_t)((voice ? AUDIO_META_VOICE : 0) | (level & 0x7f));
         memcpy(queued + 1, pl, plen);
     } else if ((err = rtp_dtmf_decode(&ev, pl, plen)) != 0) {
         ctr_add(&as->rx_malformed, 1);
@@ -228,6 +228,8 @@ static void recv_handler(const uint8_t *pkt, size_t len, bool rtcp, void *arg)
         return; /* a jump not yet confirmed, or far in the past */
     }
     if (audio) {
+        if ((uint64_t)duration * AUDIO_FWD_MAX < as->frame_units)
+            atomic_store_explicit(&as->rx_short, true, memory_order_relaxed);
         rtp_jitter_update(&as->jit, h.ts, (uint32_t)(now * (as->clock_rate / 1000) / 1000));
         if (atomic_load_explicit(&as->recv_on, memory_order_relaxed))
             (void)jitter_put(as->jb, ext_seq, h.ts, queued, plen + 1, duration, now);
@@ -244,6 +246,28 @@ static void recv_handler(const uint8_t *pkt, size_t len, bool rtcp, void *arg)
 }
 
 /* ---- playout (mixer clock) ---- */
+
+bool audio_stream_rx_paused(struct audio_stream *as)
+{
+    if (atomic_load(&as->recv_on)) {
+        as->rx_paused = false;
+        return false;
+    }
+    if (!as->rx_paused) {
+        pthread_mutex_lock(&as->lock);
+        jitter_reset(as->jb);
+        pthread_mutex_unlock(&as->lock);
+        if (as->last_kind != AUDIO_FRAME_SILENT) /* start afresh when receiving again */
+            (void)audio_decoder_fade_out(as->dec, as->carry, FADE_SAMPLES);
+        as->carry_len = 0;
+        as->last_kind = AUDIO_FRAME_SILENT;
+        as->fwd_rx = false;
+        as->fwd_last_valid = false;
+        as->fwd_carry = 0;
+        as->rx_paused = true;
+    }
+    return true;
+}
 
 /* read() reports the worst kind among a frame's parts, by the order of the enum. */
 _Static_assert(AUDIO_FRAME_SILENT < AUDIO_FRAME_DECODED && AUDIO_FRAME_DECODED < AUDIO_FRAME_FEC &&
@@ -281,12 +305,13 @@ static bool fill_carry(struct audio_stream *as, uint64_t at)
     if (r == JITTER_PACKET) {
         size_t n = 0;
         as->carry_level = f->payload[0] & 0x7f;
-        as->carry_voice = (f->payload[0] & META_VOICE) != 0;
+        as->carry_voice = (f->payload[0] & AUDIO_META_VOICE) != 0;
         if (last == AUDIO_FRAME_DECODED && f->ts != as->next_ts)
             audio_decoder_discontinuity(as->dec); /* the jitter buffer skipped a packet */
         if (!audio_decoder_decode(as->dec, f->payload + 1, f->len - 1, as->carry, AUDIO_MAX_SAMPLES,
                                   &n) &&
             n) {
+            ctr_add(&as->frames_decoded, 1);
             as->carry_len = n;
             as->carry_kind = as->last_kind = AUDIO_FRAME_DECODED;
             as->next_ts = f->ts + f->duration;
@@ -302,6 +327,7 @@ static bool fill_carry(struct audio_stream *as, uint64_t at)
     if (r == JITTER_LOST && f->fec && !f->stretch && f->len > 1 &&
         audio_decoder_has_fec(as->dec, f->payload + 1, f->len - 1) &&
         !audio_decoder_decode_fec(as->dec, f->payload + 1, f->len - 1, as->carry, dur)) {
+        ctr_add(&as->frames_decoded, 1);
         as->carry_kind = as->last_kind = AUDIO_FRAME_FEC;
         return true;
     }
@@ -321,23 +347,16 @@ void audio_stream_read(struct audio_stream *as, int16_t pcm[AUDIO_FRAME_SAMPLES]
             *info = fi;
         return;
     }
-    if (!atomic_load(&as->recv_on)) {
+    if (audio_stream_rx_paused(as)) {
         memset(pcm, 0, AUDIO_FRAME_SAMPLES * sizeof(pcm[0]));
-        if (!as->rx_paused) {
-            pthread_mutex_lock(&as->lock);
-            jitter_reset(as->jb);
-            pthread_mutex_unlock(&as->lock);
-            if (as->last_kind != AUDIO_FRAME_SILENT) /* start afresh when receiving again */
-                (void)audio_decoder_fade_out(as->dec, as->carry, FADE_SAMPLES);
-            as->carry_len = 0;
-            as->last_kind = AUDIO_FRAME_SILENT;
-            as->rx_paused = true;
-        }
         if (info)
             *info = fi;
         return;
     }
-    as->rx_paused = false;
+    if (as->fwd_rx) { /* forwarding until now: the decoder continues from the last payload */
+        int16_t last[AUDIO_FRAME_SAMPLES];
+        (void)audio_stream_resume_decoding(as, last, true);
+    }
 
     uint64_t now = now_us(as);
     size_t have = 0;
@@ -369,8 +388,8 @@ void audio_stream_read(struct audio_stream *as, int16_t pcm[AUDIO_FRAME_SAMPLES]
 
 /* ---- send (mixer clock) ---- */
 
-static int send_rtp(struct audio_stream *as, struct rtp_hdr *h, uint8_t *buf, size_t payload_len,
-                    size_t cap)
+int audio_stream_send_rtp(struct audio_stream *as, struct rtp_hdr *h, uint8_t *buf,
+                          size_t payload_len, size_t cap)
 {
     size_t len = 0;
     h->seq = as->tx_seq;
@@ -387,7 +406,7 @@ static int send_rtp(struct audio_stream *as, struct rtp_hdr *h, uint8_t *buf, si
     return err;
 }
 
-static int write_dtmf(struct audio_stream *as, uint32_t frame_ts)
+int audio_stream_send_dtmf_due(struct audio_stream *as, uint32_t frame_ts)
 {
     struct rtp_dtmf ev;
     uint32_t ts;
@@ -400,7 +419,25 @@ static int write_dtmf(struct audio_stream *as, uint32_t frame_ts)
     int err = rtp_dtmf_encode(buf + RTP_HDR_SIZE, RTP_DTMF_SIZE, &ev, &len);
     if (err)
         return err;
-    return send_rtp(as, &h, buf, len, sizeof(buf));
+    return audio_stream_send_rtp(as, &h, buf, len, sizeof(buf));
+}
+
+void audio_stream_level_ext(const struct audio_stream *as, struct rtp_hdr *h, uint8_t ext[8],
+                            uint8_t *lv, uint8_t level, bool voice)
+{
+    if (!as->level_ext_id)
+        return;
+    *lv = rtp_audio_level_encode(voice, level);
+    struct rtp_ext_elem el = {as->level_ext_id, lv, 1};
+    size_t ext_len = 0;
+    int e = as->level_ext_id <= 14 ? rtp_ext_build(ext, 8, &el, 1, &ext_len)
+                                   : rtp_ext_build_two_byte(ext, 8, &el, 1, &ext_len);
+    if (!e) {
+        h->ext = true;
+        h->ext_profile = as->level_ext_id <= 14 ? RTP_EXT_ONE_BYTE : RTP_EXT_TWO_BYTE;
+        h->ext_data = ext;
+        h->ext_len = ext_len;
+    }
 }
 
 int audio_stream_write(struct audio_stream *as, const int16_t pcm[AUDIO_FRAME_SAMPLES])
@@ -410,6 +447,8 @@ int audio_stream_write(struct audio_stream *as, const int16_t pcm[AUDIO_FRAME_SA
     uint64_t now = now_us(as);
     uint32_t frame_ts = as->tx_ts;
     as->tx_ts += as->frame_units; /* time goes on whether we send or not */
+    if (as->fwd_tx)
+        audio_fwd_before_write(as, &frame_ts);
     if (!atomic_load(&as->send_on)) {
         as->tx_gap = true;
         dtmf_tx_clear(&as->dtmf_tx);
@@ -423,24 +462,14 @@ int audio_stream_write(struct audio_stream *as, const int16_t pcm[AUDIO_FRAME_SA
             as->enc_loss_pct = loss;
     }
 
-    int derr = write_dtmf(as, frame_ts);
+    int derr = audio_stream_send_dtmf_due(as, frame_ts);
 
     uint8_t buf[RTP_MAX_PACKET + MEDIA_TRANSPORT_TRAILER];
     uint8_t ext[8], lv;
     struct rtp_hdr h = {.pt = as->pt, .ts = frame_ts, .marker = as->tx_gap};
     if (as->level_ext_id) {
         uint8_t level = audio_level_dbov(pcm, AUDIO_FRAME_SAMPLES);
-        lv = rtp_audio_level_encode(audio_level_is_voice(level), level);
-        struct rtp_ext_elem el = {as->level_ext_id, &lv, 1};
-        size_t ext_len = 0;
-        int e = as->level_ext_id <= 14 ? rtp_ext_build(ext, sizeof(ext), &el, 1, &ext_len)
-                                       : rtp_ext_build_two_byte(ext, sizeof(ext), &el, 1, &ext_len);
-        if (!e) {
-            h.ext = true;
-            h.ext_profile = as->level_ext_id <= 14 ? RTP_EXT_ONE_BYTE : RTP_EXT_TWO_BYTE;
-            h.ext_data = ext;
-            h.ext_len = ext_len;
-        }
+        audio_stream_level_ext(as, &h, ext, &lv, level, audio_level_is_voice(level));
     }
     size_t hdr = rtp_hdr_size(&h);
     size_t olen = 0;
@@ -448,11 +477,12 @@ int audio_stream_write(struct audio_stream *as, const int16_t pcm[AUDIO_FRAME_SA
     int err = audio_encoder_encode(as->enc, pcm, buf + hdr, RTP_MAX_PACKET - hdr, &olen, &dtx);
     if (err)
         return err;
+    ctr_add(&as->frames_encoded, 1);
     if (dtx && as->dtx) {
         as->tx_gap = true; /* nothing worth sending: the next packet starts a talk spurt */
         return derr;
     }
-    err = send_rtp(as, &h, buf, olen, sizeof(buf));
+    err = audio_stream_send_rtp(as, &h, buf, olen, sizeof(buf));
     as->tx_gap = err != 0;
     if (!err) {
         as->wrote = true;
@@ -512,6 +542,7 @@ void audio_stream_get_stats(struct audio_stream *as, struct audio_stream_stats *
     pthread_mutex_unlock(&as->lock);
 
     st->late_dropped = js.late;
+    st->jb_dropped = js.dropped;
     st->jb_delay_ms = js.target_ms;
     st->packets_received = ctr_get(&as->rx_packets);
     st->bytes_received = ctr_get(&as->rx_bytes);
@@ -524,6 +555,10 @@ void audio_stream_get_stats(struct audio_stream *as, struct audio_stream_stats *
     st->packets_malformed = ctr_get(&as->rx_malformed);
     st->rtcp_received = ctr_get(&as->rtcp_rx);
     st->rtcp_sent = ctr_get(&as->rtcp_tx);
+    st->frames_decoded = ctr_get(&as->frames_decoded);
+    st->frames_encoded = ctr_get(&as->frames_encoded);
+    st->packets_pulled = ctr_get(&as->fwd_pulled);
+    st->packets_forwarded = ctr_get(&as->fwd_pushed);
 }
 
 /* ---- lifetime ---- */

@@ -10,15 +10,23 @@
  * others): timestamps, the interarrival jitter, the jitter buffer's durations, RTCP's RTP times
  * and the telephone-events, which are sent and expected at that clock too.
  *
+ * Passthrough: where two streams carry the same format (a two-party bridge with one codec on
+ * both sides), the clock may take a stream's received payloads as they are (audio_stream_pull,
+ * instead of read) and hand them to the other stream (audio_stream_push, instead of write), which
+ * sends them under its own SSRC, sequence numbers, timestamps and payload type. The receiving
+ * jitter buffer still paces them, so forwarding and mixing play out with the same delay, and the
+ * clock may switch between the two at any frame: see audio_stream_pull for how.
+ *
  * Threads: packets arrive on the transport's media worker thread; audio_stream_read / _write /
- * _tick are called by one mixer clock thread; configuration calls (direction, stats) may come
- * from the main thread. The jitter buffer between the worker and the clock is the only state
- * they share, behind a lock private to this stream.
+ * _tick (and the passthrough calls) are called by one mixer clock thread; configuration calls
+ * (direction, stats) may come from the main thread. The jitter buffer between the worker and the
+ * clock is the only state they share, behind a lock private to this stream.
  */
 #ifndef SB_MEDIA_AUDIO_STREAM_H
 #define SB_MEDIA_AUDIO_STREAM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "media/audio_codec.h"
@@ -71,6 +79,7 @@ struct audio_stream_stats {
     uint64_t bytes_sent;
     int64_t packets_lost;  /* from sequence numbers, cumulative */
     uint64_t late_dropped; /* arrived after their playout time */
+    uint64_t jb_dropped;   /* discarded by the jitter buffer to shorten its delay (drift) */
     uint32_t jitter_ms;    /* RFC 3550 interarrival jitter */
     uint32_t rtt_ms;       /* from RTCP SR/RR (LSR/DLSR), 0 until known */
     uint32_t jb_delay_ms;  /* the jitter buffer's current target delay */
@@ -83,6 +92,11 @@ struct audio_stream_stats {
     uint64_t ssrc_changes;       /* the remote source changed (the receive side was reset) */
     uint64_t rtcp_received;
     uint64_t rtcp_sent;
+    uint64_t frames_decoded; /* payloads decoded (FEC rebuilds and priming included) */
+    uint64_t frames_encoded; /* frames encoded (priming included) */
+    uint64_t packets_pulled; /* payloads taken for forwarding, undecoded (audio_stream_pull) */
+    uint64_t
+        packets_forwarded; /* payloads of another stream sent as they are (audio_stream_push) */
 };
 
 /* Called on the worker thread for each telephone-event received (once per event, on its end),
@@ -126,6 +140,83 @@ void audio_stream_tick(struct audio_stream *as, uint64_t now_us);
 /* Monotonic time (CLOCK_MONOTONIC, µs) of the last packet received, RTP or RTCP; 0 if never.
  * Thread-safe: the main loop reads it to detect media that stopped. */
 uint64_t audio_stream_last_rx_us(const struct audio_stream *as);
+
+/* ---- passthrough ---- */
+
+/* What a stream's payloads are: streams of equal formats can exchange payloads unchanged. */
+struct audio_format {
+    enum audio_codec codec;
+    uint32_t clock_rate; /* RTP clock; 0: no format (the port cannot forward) */
+    uint8_t channels;
+};
+
+void audio_stream_format(const struct audio_stream *as, struct audio_format *f);
+bool audio_format_equal(const struct audio_format *a, const struct audio_format *b);
+/* "opus/48000" for logs. */
+const char *audio_format_str(const struct audio_format *f, char *buf, size_t len);
+
+/* Payloads in 20 ms: down to 2.5 ms packets (Opus's shortest). */
+#define AUDIO_FWD_MAX 8
+
+/* One received payload to forward, or a lost one (len 0) whose place the listener conceals. */
+struct audio_fwd_pkt {
+    const uint8_t *payload; /* the pulling stream's: valid until its next pull */
+    size_t len;             /* 0: lost (or late): the sender skips a sequence number */
+    uint32_t offset;        /* where it starts in the frame, in RTP clock units */
+    uint32_t duration;      /* RTP clock units */
+    uint8_t level;          /* RFC 6464 -dBov as the sender gave it, when level_known */
+    bool voice;
+    bool level_known; /* the receiving stream negotiated the level extension */
+};
+
+/* The next 20 ms of a received stream, as payloads in playout order. */
+struct audio_fwd {
+    unsigned n;
+    /* Playout went silent within this frame (nothing received, DTX, hold): the next payload
+     * starts a talk spurt (marker bit). */
+    bool gap;
+    struct audio_fwd_pkt pkt[AUDIO_FWD_MAX];
+};
+
+/*
+ * Mixer clock, instead of read: the next 20 ms as the payloads the jitter buffer releases for
+ * it, undecoded. A payload longer than the frame covers the next frames too (they pull nothing
+ * until it has played out); shorter ones come several to a frame; a lost packet is an entry of
+ * length 0 (the listener's decoder conceals it, or rebuilds it from the next one's FEC). Returns
+ * 0, or EAGAIN when the frame cannot be forwarded because the decoder still holds part of a
+ * packet decoded by read() (one packet size reaches a frame boundary within 60 ms; packets out
+ * of phase with the frames are cut after a few frames, skipping what is left of one), or
+ * because the source sends packets too short for AUDIO_FWD_MAX to fill a frame: read() this
+ * frame instead. Reading after pulling is always possible: read() first resumes
+ * decoding itself (audio_stream_resume_decoding, forced) if nobody did.
+ */
+int audio_stream_pull(struct audio_stream *as, struct audio_fwd *fwd);
+
+/*
+ * Mixer clock, instead of write: sends what another stream of the same format pulled, each
+ * payload at this stream's timestamp for its place in the frame (the stream's clock goes on by
+ * 20 ms per call, as with write), with this stream's SSRC, sequence numbers (one skipped for a
+ * lost packet), payload type, the marker after a gap, and the sender's level when both ends
+ * negotiated the extension. Queued telephone-events go out as with write. Returns 0 or an errno
+ * from the transport. A write after pushes starts where the last payload pushed ends (the
+ * stream's clock steps over what it covered past its frame): no timestamp goes out twice.
+ */
+int audio_stream_push(struct audio_stream *as, const struct audio_fwd *fwd);
+
+/* Mixer clock, on the switch from forwarding back to decoding: decodes the last payload pulled
+ * (so that the next one decodes as its continuation) and puts its last 20 ms in pcm (zeros in
+ * front of a shorter payload; silence when playout was silent). EAGAIN (and nothing done) while
+ * that payload still plays into the coming frame: pull this frame too, the switch waits for the
+ * packet boundary. force switches anyway: what the payload had left to play is skipped (the
+ * listener got it whole). 0 and zeros in pcm when the stream was not forwarding. */
+int audio_stream_resume_decoding(struct audio_stream *as, int16_t pcm[AUDIO_FRAME_SAMPLES],
+                                 bool force);
+
+/* Mixer clock, on the switch from pushing back to write: encodes pcm (the last 20 ms the
+ * listener heard, from the other stream's audio_stream_resume_decoding) and drops the payload,
+ * so that the encoder's memory is what the listener's decoder has just played, not whatever it
+ * encoded before forwarding began. */
+void audio_stream_resume_encoding(struct audio_stream *as, const int16_t pcm[AUDIO_FRAME_SAMPLES]);
 
 void audio_stream_get_stats(struct audio_stream *as, struct audio_stream_stats *st);
 

@@ -1,7 +1,7 @@
 /*
- * The audio stream's state, shared by its two source files: audio_stream.c (packets in, audio
- * out and in, control) and audio_rtcp.c (reports in and out). Private to them: nothing else
- * includes this.
+ * The audio stream's state, shared by its source files: audio_stream.c (packets in, audio out
+ * and in, control), audio_forward.c (payloads forwarded undecoded: passthrough) and audio_rtcp.c
+ * (reports in and out). Private to them: nothing else includes this.
  */
 #ifndef SB_MEDIA_AUDIO_STREAM_INT_H
 #define SB_MEDIA_AUDIO_STREAM_INT_H
@@ -43,6 +43,9 @@ struct audio_stream {
 
     atomic_bool send_on, recv_on;
     atomic_uint_fast64_t last_rx_us;
+    /* The source sends packets too short for AUDIO_FWD_MAX of them to fill a frame: its payloads
+     * are decoded, never forwarded. Set by the worker, cleared with a new source. */
+    atomic_bool rx_short;
 
     /* Shared by the worker and the clock: under lock. */
     pthread_mutex_t lock;
@@ -76,6 +79,7 @@ struct audio_stream {
     counter_t rx_packets, rx_bytes, rx_unknown_pt, rx_malformed, rtcp_rx;
     counter_t tx_packets, tx_bytes, rtcp_tx;
     counter_t frames_concealed, frames_fec;
+    counter_t frames_decoded, frames_encoded, fwd_pulled, fwd_pushed;
     atomic_uint rtt_ms;
     atomic_uint remote_loss_pct; /* what the peer reports losing of our stream */
 
@@ -104,7 +108,23 @@ struct audio_stream {
      * fade; a packet that does not follow the last one decoded is blended into. */
     enum audio_frame_kind last_kind;
     uint32_t next_ts; /* RTP time the packet after the last decoded one starts at */
+
+    /* Passthrough (mixer clock only). Receive side: the last playout call was a pull; what the
+     * last entry pulled plays beyond the frames pulled so far; the last payload pulled is kept
+     * in jf (with its level byte) for resume_decoding. */
+    bool fwd_rx;
+    bool fwd_last_valid;
+    unsigned fwd_wait; /* pulls refused in a row for decoded audio left over */
+    uint32_t fwd_carry;
+    struct jitter_frame fwd_f[AUDIO_FWD_MAX];
+    /* Send side: pushes since the last write; the RTP time where what they sent ends. */
+    bool fwd_tx;
+    uint32_t tx_cover_end;
 };
+
+/* The byte the worker puts before each queued payload: the RFC 6464 level and voice flag. */
+#define AUDIO_META_VOICE 0x80
+#define AUDIO_META_LEVEL 0x7f
 
 static inline void ctr_add(counter_t *c, uint64_t n)
 {
@@ -140,6 +160,23 @@ static inline uint64_t xorshift(uint64_t *s)
 bool audio_stream_ratelimit(struct ratelimit *rl, uint64_t now);
 void audio_stream_warn_limited(struct audio_stream *as, struct ratelimit *rl, uint64_t now,
                                const char *what, int err);
+
+/* Mixer clock, audio_stream.c: */
+/* Sends one RTP packet whose payload (payload_len bytes) is in place after h's header in buf;
+ * sets h's sequence number and SSRC. */
+int audio_stream_send_rtp(struct audio_stream *as, struct rtp_hdr *h, uint8_t *buf,
+                          size_t payload_len, size_t cap);
+/* Sends the telephone-event packet due in the frame starting at frame_ts, if any. */
+int audio_stream_send_dtmf_due(struct audio_stream *as, uint32_t frame_ts);
+/* Puts the RFC 6464 level extension (when negotiated) into h, its bytes in ext[8] and lv. */
+void audio_stream_level_ext(const struct audio_stream *as, struct rtp_hdr *h, uint8_t ext[8],
+                            uint8_t *lv, uint8_t level, bool voice);
+/* Receiving off (hold): true, once the receive side is reset; read and pull then give silence. */
+bool audio_stream_rx_paused(struct audio_stream *as);
+
+/* Mixer clock, audio_forward.c: before the first write() after pushes, moves *frame_ts (and the
+ * stream's clock) past what the pushes covered. */
+void audio_fwd_before_write(struct audio_stream *as, uint32_t *frame_ts);
 
 /* Worker thread: one received RTCP compound. */
 void audio_rtcp_recv(struct audio_stream *as, const uint8_t *buf, size_t len, uint64_t now);

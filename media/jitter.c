@@ -479,6 +479,12 @@ enum jitter_result jitter_get(struct jitter *jb, uint64_t now_us, struct jitter_
 
         /* The next packet is missing. */
         struct slot *q = first_present(jb);
+        if (q && q->ts == jb->play_ts) {
+            /* The numbers before it carried no audio time: telephone-events (RFC 4733) share
+             * the sequence numbers of the stream. Nothing is lost. */
+            advance(jb, q->seq - jb->play_seq, false);
+            continue;
+        }
         int64_t budget = jb->played_since_idle >= DTX_RUN_PACKETS ? jb->max_conceal : jb->frame;
         if (jb->conceal_run >= budget) {
             jb->mode = MODE_IDLE;

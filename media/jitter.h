@@ -7,7 +7,9 @@
  * may rebuild it), or nothing (not started, silence).
  *
  * Playout follows timestamps, not sequence numbers: a sender in DTX or silence suppression keeps
- * its sequence numbers contiguous while its timestamps jump, and such a gap is silence, not loss.
+ * its sequence numbers contiguous while its timestamps jump, and such a gap is silence, not loss;
+ * numbers missing where the timestamps run on without a gap were not audio (RFC 4733 events share
+ * the sequence space), and are not a loss either.
  * A missing packet is concealed only for a few frames; past that the buffer goes silent and
  * resynchronises on the next packet, so neither a silence nor a stall turns into seconds of
  * concealment or a permanent extra delay.

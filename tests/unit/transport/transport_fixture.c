@@ -170,7 +170,7 @@ bool both_gathered(struct fixture *f)
     return f->a.gathering_done && f->b.gathering_done;
 }
 
-static void peer_init(struct fixture *f, struct peer *p, const char *name, struct peer *other)
+void fixture_peer_init(struct fixture *f, struct peer *p, const char *name, struct peer *other)
 {
     p->name = name;
     p->other = other;
@@ -181,7 +181,7 @@ static void peer_init(struct fixture *f, struct peer *p, const char *name, struc
     assert_int_equal(dtls_identity_alloc(&p->id), 0);
 }
 
-static void peer_free(struct peer *p)
+void fixture_peer_free(struct peer *p)
 {
     if (p->t) {
         webrtc_transport_close(p->t);
@@ -200,8 +200,8 @@ int fixture_setup(void **state)
     g_main_context_push_thread_default(f->ctx);
     assert_int_equal(media_workers_alloc(&f->workers, 2), 0);
     f->ice = ICE_MODE_FULL;
-    peer_init(f, &f->a, "a", &f->b);
-    peer_init(f, &f->b, "b", &f->a);
+    fixture_peer_init(f, &f->a, "a", &f->b);
+    fixture_peer_init(f, &f->b, "b", &f->a);
     *state = f;
     return 0;
 }
@@ -209,8 +209,8 @@ int fixture_setup(void **state)
 int fixture_teardown(void **state)
 {
     struct fixture *f = *state;
-    peer_free(&f->a);
-    peer_free(&f->b);
+    fixture_peer_free(&f->a);
+    fixture_peer_free(&f->b);
     /* Drain what was still queued for the owner: those drains hold the last references. */
     while (g_main_context_iteration(f->ctx, FALSE))
         ;

@@ -65,6 +65,11 @@ struct fixture {
 int fixture_setup(void **state);
 int fixture_teardown(void **state);
 
+/* More peers than a and b (tests of many legs): a peer with its identity and no transport, whose
+ * candidates go to other; freed (closed first) by fixture_peer_free. */
+void fixture_peer_init(struct fixture *f, struct peer *p, const char *name, struct peer *other);
+void fixture_peer_free(struct peer *p);
+
 /* Runs the owner loop until cond(f) or timeout_ms; returns cond(f). A 10 ms tick re-checks
  * conditions that no event announces (info fields). */
 bool wait_until(struct fixture *f, bool (*cond)(struct fixture *), unsigned timeout_ms);

@@ -2,7 +2,8 @@
 // tests/sip/baresip.config), one account registered at the test trunk, a tone WAV made with sox
 // as its microphone (aufile), what it hears recorded by sndfile (one WAV per call and
 // direction), and ctrl_tcp (netstring-framed JSON) to drive it: dial, accept, hangup, hold,
-// resume, and its events (CALL_INCOMING, CALL_ESTABLISHED, CALL_CLOSED, ...).
+// resume, send DTMF (sndcode), and its events (CALL_INCOMING, CALL_ESTABLISHED, CALL_CLOSED,
+// CALL_DTMF_START, ...).
 import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync, statSync } from 'node:fs';
 import net from 'node:net';
@@ -137,6 +138,21 @@ export class Phone {
 
   resume() {
     return this.command('resume');
+  }
+
+  // Keys digits on the current call, one at a time with gapMs between, as a person would:
+  // baresip sends each as RFC 4733 events when telephone-event was negotiated (SIP INFO when
+  // not). One sndcode per digit, since a string of them makes back-to-back events.
+  async sendDigits(digits, { gapMs = 300 } = {}) {
+    for (const d of digits) {
+      await this.command('sndcode', d);
+      await new Promise((resolve) => setTimeout(resolve, gapMs));
+    }
+  }
+
+  // The digits this phone received so far (its CALL_DTMF_START events), in order.
+  dtmfReceived() {
+    return this.events('CALL_DTMF_START').map((e) => e.param).join('');
   }
 
   // The WAVs sndfile wrote of what this phone heard (decoded), newest last.

@@ -60,9 +60,9 @@ export function sipYaml({ sipPort, trunkPort, password, routes, allowedUsers = [
 
 // userNames: Matrix users, all in the group room (the first creates it). phoneUsers: kamailio
 // accounts for phones ({ name: password }). kamailio: false for a stage without a trunk (SIPp
-// talks to switchboard directly). sip: more sipYaml() options.
+// talks to switchboard directly). sip: more sipYaml() options. media, calls: writeConfig()'s.
 export async function sipStage(userNames, { name = 'Team', logLevel = 'info', media = {},
-                                            kamailio = true, phoneUsers = {}, sip = {},
+                                            calls = {}, kamailio = true, phoneUsers = {}, sip = {},
                                             routes } = {}) {
   const dir = tempDir('sb-sip-');
   const cleanup = [];
@@ -102,6 +102,7 @@ export async function sipStage(userNames, { name = 'Team', logLevel = 'info', me
       stateDir: path.join(dir, 'state'),
       logLevel,
       media,
+      calls,
     });
     appendFileSync(configFile, sipYaml({
       sipPort: stage.sipPort,

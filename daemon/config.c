@@ -12,6 +12,7 @@
 #include "daemon/config_sip.h"
 
 #include "base/mem.h"
+#include "media/ice.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -355,6 +356,10 @@ static const struct config_section matrix_section = {
     .check = check_matrix,
 };
 
+/* Indexed by enum ice_mode. */
+static const char *const ice_names[] = {"lite", "full", NULL};
+_Static_assert(ICE_MODE_LITE == 0 && ICE_MODE_FULL == 1, "ice_names follows enum ice_mode");
+
 static const struct config_field media_fields[] = {
     {.key = "ip",
      .type = CONFIG_T_STRING,
@@ -391,6 +396,11 @@ static const struct config_field media_fields[] = {
      .min = 1,
      .max = 600,
      .def = 30},
+    {.key = "ice",
+     .type = CONFIG_T_ENUM,
+     .offset = M(config_media, ice),
+     .names = ice_names,
+     .def = ICE_MODE_LITE},
 };
 
 static const struct config_section media_section = {

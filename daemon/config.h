@@ -52,6 +52,7 @@ struct config_media {
     int workers;           /* 0 = one per core */
     int media_timeout_s;   /* default 30: no RTP/RTCP this long ends a call */
     int connect_timeout_s; /* default 30: ICE + DTLS not done this long ends a call */
+    int ice;               /* enum ice_mode (media/ice.h): "lite" (0, the default) or "full" */
 };
 
 struct config_conference {

@@ -450,11 +450,16 @@ void sip_call_event(struct sip_call *c, nua_event_t ev, int status, const char *
         break;
     case nua_r_bye:
         if (status >= 200 && c->state != SIP_CALL_ENDING && c->state != SIP_CALL_ENDED) {
-            /* A BYE we did not ask for: the stack's session timer found no refresh. */
-            logc_warn(c->log_ctx, "the session expired without a refresh from the phone: "
-                                  "the stack hung up");
-            c->end_status = 408;
-            snprintf(c->end_phrase, sizeof(c->end_phrase), "Session timeout");
+            /* A BYE we did not ask for: the phone refused our re-INVITE in a way that ends the
+             * session (sip/hold.c), or the stack's session timer found no refresh. */
+            if (c->reinvite_fatal) {
+                logc_info(c->log_ctx, "the stack hung up after the refusal of our re-INVITE");
+            } else {
+                logc_warn(c->log_ctx, "the session expired without a refresh from the phone: "
+                                      "the stack hung up");
+                c->end_status = 408;
+                snprintf(c->end_phrase, sizeof(c->end_phrase), "Session timeout");
+            }
             c->state = SIP_CALL_ENDING;
             leave(c);
         }

@@ -10,9 +10,12 @@
  *  - glare: a re-INVITE of the phone's crossed ours (491 either way; sofia answers theirs and
  *    refuses ours while theirs is open). We try again after the random wait of RFC 3261 14.1
  *    (2.1-4 s when the Call-ID is ours, up to 2 s when it is the phone's), a few times.
- *  - a refusal (488, 500, ...): the call goes on as it was, and says so in the log; the user's
- *    next change tries again. A response that ends the dialog (481, 408) ends the call through
- *    nua like any other end.
+ *  - a refusal that concerns the request (488, 403, 486, 603, a 5xx with Retry-After, ...): the
+ *    call goes on as it was, and says so in the log; the user's next change tries again.
+ *  - a refusal that RFC 5057 lets end the session: a response that ends the dialog or the
+ *    invite usage (481, 408, 404, ...) and, in this sofia-sip, a 5xx or 6xx without Retry-After
+ *    (its graceful termination: nua sends the BYE itself). Nothing stops nua there, so the log
+ *    says which refusal ended the call, and the call ends like any other.
  *
  * The media session keeps an unanswered re-offer pending and has no call to drop it; an empty
  * answer settles it and leaves the session as the last completed negotiation made it (see
@@ -23,6 +26,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <sofia-sip/sip_util.h>
 
 #include "base/log.h"
 #include "base/mem.h"
@@ -112,6 +117,19 @@ void sip_hold_response(struct sip_call *c, int status, const char *phrase, const
             return;
         }
         c->glare_tries = 0;
+        /* What nua does next (nua_client_response): the same reading of RFC 5057. */
+        int graceful = !(sip && sip->sip_retry_after);
+        int terminates = sip_response_terminates_dialog(status, sip_method_invite, &graceful);
+        if (terminates || graceful) {
+            c->reinvite_fatal = true;
+            c->end_status = status;
+            g_strlcpy(c->end_phrase, phrase ? phrase : "", sizeof(c->end_phrase));
+            logc_warn(c->log_ctx,
+                      "the phone refused our re-INVITE (%s): %d %s; the SIP stack ends the "
+                      "call on that (RFC 5057)",
+                      what, status, phrase ? phrase : "");
+            return;
+        }
         logc_warn(c->log_ctx,
                   "the phone refused our re-INVITE (%s): %d %s; the call goes on as "
                   "it was",

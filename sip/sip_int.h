@@ -138,6 +138,7 @@ struct sip_call {
     bool reinvite_out;      /* our re-INVITE awaits its final response */
     bool reoffer_unsettled; /* the media session still waits for an answer to our re-offer */
     unsigned glare_tries;   /* 491s in a row */
+    bool reinvite_fatal;    /* the phone's refusal of our re-INVITE makes the stack end the call */
     guint reinvite_timer;   /* the retry after a 491 */
 
     guint ring_timer;

@@ -11,7 +11,7 @@ SB_BUILD_PACKAGES=(
 )
 SB_TEST_PACKAGES=(
   clang libclang-rt-14-dev chromium sox
-  kamailio baresip-core sip-tester
+  kamailio baresip-core sip-tester openssl
 )
 
 sb_missing_packages() {

@@ -191,6 +191,7 @@ int udp_mux_send_now(struct udp_mux *m, const uint8_t *pkt, size_t len, const st
 struct tx_slot {
     struct udp_mux *mux; /* referenced while n > 0 */
     unsigned n;
+    int64_t first_us; /* when the oldest queued datagram was queued */
     struct mmsghdr msgs[UDP_MUX_BATCH];
     struct iovec iov[UDP_MUX_BATCH];
     struct sockaddr_storage to[UDP_MUX_BATCH];
@@ -291,6 +292,16 @@ int udp_mux_send(struct udp_mux *m, const uint8_t *pkt, size_t len, const struct
         return udp_mux_send_now(m, pkt, len, dst, dstlen);
 
     struct tx_slot *s = slot_for(b, m);
+    int64_t now = g_get_monotonic_time();
+    if (s->n && now - s->first_us >= UDP_MUX_HOLD_MAX_US) {
+        /* The thread stopped calling udp_mux_flush_thread(): nothing waits longer than this. */
+        for (unsigned k = 0; k < TX_SLOTS; k++)
+            if (b->slot[k].n)
+                slot_flush(&b->slot[k]);
+        s = slot_for(b, m);
+    }
+    if (!s->n)
+        s->first_us = now;
     unsigned i = s->n++;
     memcpy(s->data[i], pkt, len);
     memcpy(&s->to[i], dst, dstlen);

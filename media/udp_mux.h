@@ -13,9 +13,11 @@
  * from then on: what it sends through a batching mux is queued (copied) in a batch of that
  * thread's, per socket, and leaves with one sendmmsg() when the batch is full or the thread calls
  * udp_mux_flush_thread() again. A mixer clock calls it at the end of every tick, so nothing waits
- * longer than one tick and a tick's packets leave in a handful of system calls. Every other
- * thread (the worker answering STUN, DTLS) sends at once. A thread's batch is flushed when it
- * exits. Sends never block: a full socket buffer drops the packet (counted), as UDP would.
+ * longer than one tick and a tick's packets leave in a handful of system calls. Should a batching
+ * thread stop calling it, a send that finds a datagram queued for UDP_MUX_HOLD_MAX_US flushes
+ * the thread's batches first. Every other thread (the worker answering STUN, DTLS, a mixer
+ * clock that never called udp_mux_flush_thread()) sends at once. A thread's batch is flushed when
+ * it exits. Sends never block: a full socket buffer drops the packet (counted), as UDP would.
  *
  * Lifetime: udp_mux_close() stops the receive handler, from any thread, and returns only when no
  * call of it is running (unless called from inside it); mem_deref() after that frees. Batches
@@ -30,8 +32,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define UDP_MUX_MAX_PACKET 1500 /* larger datagrams are truncated on receive (and dropped) */
-#define UDP_MUX_BATCH      32   /* default recvmmsg / sendmmsg batch */
+#define UDP_MUX_MAX_PACKET  1500  /* larger datagrams are truncated on receive (and dropped) */
+#define UDP_MUX_BATCH       32    /* default recvmmsg / sendmmsg batch */
+#define UDP_MUX_HOLD_MAX_US 20000 /* a queued datagram is sent with the next send after this */
 
 struct udp_mux;
 

@@ -85,6 +85,29 @@ static void lite_answerer_with_libnice_offerer(void **state)
     check_media(f, &f->a, &f->b, 20);
 }
 
+/* mxcall's use against a full agent (Janus): our controlling lite agent checks, libnice answers. */
+static void lite_offerer_with_libnice_answerer(void **state)
+{
+    struct fixture *f = *state;
+    f->ice = ICE_MODE_LITE;
+    make(f, &f->a, true, NULL);
+    f->ice = ICE_MODE_FULL;
+    make(f, &f->b, false, NULL);
+    f->a.fwd = f->b.fwd = FWD_DIRECT;
+    assert_int_equal(set_remote_from(&f->a, &f->b), 0);
+    assert_int_equal(set_remote_from(&f->b, &f->a), 0);
+    webrtc_transport_gather(f->a.t);
+    webrtc_transport_gather(f->b.t);
+    assert_true(wait_until(f, both_connected, WAIT_MS));
+    assert_false(webrtc_transport_ice_lite(f->a.t));
+    assert_false(webrtc_transport_ice_lite(f->b.t));
+    check_media(f, &f->a, &f->b, 10);
+    check_media(f, &f->b, &f->a, 500);
+    struct webrtc_transport_info ia;
+    webrtc_transport_get_info(f->a.t, &ia);
+    assert_true(ia.ice_checks >= 1); /* libnice checks us too, and we answer */
+}
+
 /* ---- many legs on one socket ---- */
 
 #define LEGS 50
@@ -419,6 +442,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(lite_answerer_with_lite_offerer, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(lite_answerer_with_libnice_offerer, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(lite_offerer_with_libnice_answerer, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(many_legs_share_one_socket, fixture_setup,
                                         fixture_teardown),

@@ -55,19 +55,19 @@ struct webrtc_transport_cfg {
     const char *log_ctx;         /* copied */
     uint32_t connect_timeout_ms; /* set_remote to connected (ICE + DTLS); 0: 30 s */
     uint32_t dtls_timeout_ms;    /* DTLS handshake, from ICE connected; 0: 20 s */
-    /* ICE_MODE_LITE (0, the default) or ICE_MODE_FULL (libnice). With LITE the role decides:
-     *  - controlling = false (we answer): ICE-lite on the worker's shared socket (port_min..max
-     *    gives that socket's port, one per worker); webrtc_transport_ice_lite() is true and our
-     *    SDP must say a=ice-lite; the peer (full, or our controlling lite) does the checks.
-     *  - controlling = true (we offer): a minimal controlling agent on a socket of its own from
-     *    the range: it sends Binding requests with USE-CANDIDATE and ICE-CONTROLLING to each
-     *    remote candidate (IP literals; mDNS peers reach it through their own checks), paced
-     *    every 50 ms and retransmitted (RTO 500 ms doubling, 7 sends), selects the first that
-     *    succeeds, answers the peer's checks, and keeps consent with a check every ~5 s (or
-     *    consent_timeout_ms / 3). It works against a full agent (tested with libnice, which Janus
-     * uses) and against our lite answerer; webrtc_transport_ice_lite() is false (no a=ice-lite).
-     * This is mxcall's cheap load generator: no libnice agent, no gathering beyond one host
-     * candidate. media_session_cfg.ice passes it through (media/session.h). */
+    /* ICE_MODE_LITE (0, the default) or ICE_MODE_FULL (libnice). With LITE the role decides.
+     * controlling = false (we answer): ICE-lite on the worker's shared socket (port_min..max
+     * gives that socket's port, one per worker); webrtc_transport_ice_lite() is true and our SDP
+     * must say a=ice-lite; the peer (full, or our controlling lite) does the checks.
+     * controlling = true (we offer): a minimal controlling agent on a socket of its own from the
+     * range. It sends Binding requests with USE-CANDIDATE and ICE-CONTROLLING to each remote
+     * candidate (IP literals; mDNS peers reach it through their own checks), paced every 50 ms
+     * and retransmitted (RTO 500 ms doubling, 7 sends), selects the first that succeeds, answers
+     * the peer's checks, and keeps consent with a check every ~5 s (or consent_timeout_ms / 3).
+     * It works against a full agent (tested with libnice, which Janus uses) and against our lite
+     * answerer; webrtc_transport_ice_lite() is false (no a=ice-lite). This is mxcall's cheap load
+     * generator: no libnice agent, no gathering beyond one host candidate. media_session_cfg.ice
+     * passes the mode through (media/session.h). */
     enum ice_mode ice;
     /* lite: once connected, nothing heard from the peer (checks, packets; for the controlling
      * side, answers to its consent checks) this long fails the transport with

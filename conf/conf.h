@@ -71,7 +71,7 @@ struct conf_port {
      * pull_packets: instead of read, the next 20 ms as received payloads (audio_stream_pull:
      * 0, or EAGAIN when this tick must be read). push_packets: instead of write, the other
      * member's payloads, sent as they are (audio_stream_push). resume_decoding: before the
-     * first read after pulls: primes the decoder with the last payload pulled and gives the
+     * first read after pulls: primes the decoder with the last payloads pulled and gives the
      * last 20 ms the listener heard, or EAGAIN while that payload plays into this tick (pull
      * once more; force: switch now). resume_encoding: before the first write after pushes:
      * primes the encoder with that audio. */

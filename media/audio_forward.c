@@ -14,9 +14,12 @@
  *     next payload, as write() does after DTX.
  *   - Codec state: a decoder that sat idle while its stream forwarded would blend stale audio
  *     into the next packet, and so would an idle encoder. On the way back to mixing the
- *     receiving side decodes the last payload it forwarded (the decoder continues from what the
- *     listener just heard, and what that payload had left to play becomes the next read's
- *     start), and the sending side encodes that same audio once and drops the result.
+ *     receiving side restarts its decoder and decodes the last few payloads it forwarded (a
+ *     single one would come out of a fresh Opus decoder at the wrong level: its energies are
+ *     coded against the frames before), so that the decoder continues from what the listener
+ *     just heard, and the sending side encodes the last 20 ms of that audio once and drops the
+ *     result. The listener's decoder still sees another encoder's stream begin (and the Opus
+ *     encoder's look-ahead shifts the audio by a few ms), which a frame or two may show.
  *   - Packet boundaries: a direction switches only where a packet ends. Forwarding starts
  *     where no decoded audio is left over (pull says EAGAIN until then) and decoding resumes
  *     where the last payload forwarded has played out (resume_decoding says EAGAIN until then:
@@ -68,6 +71,19 @@ const char *audio_format_str(const struct audio_format *f, char *buf, size_t len
 
 /* ---- receive side ---- */
 
+/* Keeps a payload pulled (f holds the level byte before it) for resume_decoding. */
+static void hist_push(struct audio_stream *as, const struct jitter_frame *f)
+{
+    struct audio_fwd_hist *h = &as->fwd_hist[as->fwd_hist_at];
+    as->fwd_hist_at = (as->fwd_hist_at + 1) % AUDIO_FWD_HIST;
+    if (as->fwd_hist_n < AUDIO_FWD_HIST)
+        as->fwd_hist_n++;
+    h->ts = f->ts;
+    h->duration = f->duration;
+    h->len = f->len - 1;
+    memcpy(h->payload, f->payload + 1, f->len - 1);
+}
+
 int audio_stream_pull(struct audio_stream *as, struct audio_fwd *fwd)
 {
     if (!as || !fwd)
@@ -114,6 +130,7 @@ int audio_stream_pull(struct audio_stream *as, struct audio_fwd *fwd)
         if (r == JITTER_NONE) {
             fwd->gap = true;
             as->last_kind = AUDIO_FRAME_SILENT;
+            as->fwd_hist_n = 0;
             break;
         }
         struct audio_fwd_pkt *p = &fwd->pkt[fwd->n++];
@@ -127,12 +144,7 @@ int audio_stream_pull(struct audio_stream *as, struct audio_fwd *fwd)
             p->level_known = as->level_ext_id != 0;
             as->last_kind = AUDIO_FRAME_DECODED;
             as->next_ts = f->ts + f->duration;
-            /* kept for resume_decoding: the decoder's next input */
-            as->jf.ts = f->ts;
-            as->jf.duration = f->duration;
-            as->jf.len = f->len;
-            memcpy(as->jf.payload, f->payload, f->len);
-            as->fwd_last_valid = true;
+            hist_push(as, f);
             ctr_add(&as->fwd_pulled, 1);
         } else {
             p->payload = NULL;
@@ -142,6 +154,7 @@ int audio_stream_pull(struct audio_stream *as, struct audio_fwd *fwd)
             p->voice = false;
             p->level_known = false;
             as->last_kind = AUDIO_FRAME_CONCEALED;
+            as->fwd_hist_n = 0; /* the next payload does not continue the last one */
         }
         have += p->duration;
     }
@@ -166,25 +179,39 @@ int audio_stream_resume_decoding(struct audio_stream *as, int16_t pcm[AUDIO_FRAM
     as->carry_len = 0;
     as->carry_off = 0;
 
-    struct jitter_frame *f = &as->jf;
+    /* The decoder starts afresh (nothing it held from before forwarding is blended in), then
+     * decodes the last payloads forwarded: its state and its last 20 ms are what the listener's
+     * decoder has just played. */
+    int16_t tail[AUDIO_RATE / 200];
+    (void)audio_decoder_fade_out(as->dec, tail, sizeof(tail) / sizeof(tail[0]));
     size_t n = 0;
-    if (as->last_kind == AUDIO_FRAME_SILENT || !as->fwd_last_valid ||
-        audio_decoder_decode(as->dec, f->payload + 1, f->len - 1, as->carry, AUDIO_MAX_SAMPLES,
-                             &n) ||
-        !n) {
-        /* Playout is silent (or the payload was refused): the decoder starts afresh, as read()
+    const struct audio_fwd_hist *last = NULL;
+    if (as->last_kind != AUDIO_FRAME_SILENT) {
+        for (unsigned i = as->fwd_hist_n; i > 0; i--) {
+            const struct audio_fwd_hist *h =
+                &as->fwd_hist[(as->fwd_hist_at + AUDIO_FWD_HIST - i) % AUDIO_FWD_HIST];
+            size_t got = 0;
+            if (audio_decoder_decode(as->dec, h->payload, h->len, as->carry, AUDIO_MAX_SAMPLES,
+                                     &got) ||
+                !got)
+                continue; /* cannot happen for a payload that was accepted */
+            ctr_add(&as->frames_decoded, 1);
+            n = got;
+            last = h;
+        }
+    }
+    as->fwd_hist_n = 0;
+    if (!last) {
+        /* Playout is silent (or nothing decoded): the decoder starts from silence, as read()
          * leaves it after a silence. */
-        int16_t tail[AUDIO_RATE / 200];
-        (void)audio_decoder_fade_out(as->dec, tail, sizeof(tail) / sizeof(tail[0]));
         as->last_kind = AUDIO_FRAME_SILENT;
         return 0;
     }
-    ctr_add(&as->frames_decoded, 1);
     size_t k = n < AUDIO_FRAME_SAMPLES ? n : AUDIO_FRAME_SAMPLES;
     memcpy(pcm + AUDIO_FRAME_SAMPLES - k, as->carry + n - k, k * sizeof(pcm[0]));
     /* The next packet decodes as this one's continuation (or, after a loss, the decoder blends
      * into it, as after its own concealment). */
-    as->next_ts = f->ts + f->duration;
+    as->next_ts = last->ts + last->duration;
     return 0;
 }
 

@@ -262,7 +262,7 @@ bool audio_stream_rx_paused(struct audio_stream *as)
         as->carry_len = 0;
         as->last_kind = AUDIO_FRAME_SILENT;
         as->fwd_rx = false;
-        as->fwd_last_valid = false;
+        as->fwd_hist_n = 0;
         as->fwd_carry = 0;
         as->rx_paused = true;
     }

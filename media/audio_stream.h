@@ -203,9 +203,10 @@ int audio_stream_pull(struct audio_stream *as, struct audio_fwd *fwd);
  */
 int audio_stream_push(struct audio_stream *as, const struct audio_fwd *fwd);
 
-/* Mixer clock, on the switch from forwarding back to decoding: decodes the last payload pulled
- * (so that the next one decodes as its continuation) and puts its last 20 ms in pcm (zeros in
- * front of a shorter payload; silence when playout was silent). EAGAIN (and nothing done) while
+/* Mixer clock, on the switch from forwarding back to decoding: restarts the decoder and decodes
+ * the last few payloads pulled (so that its state is what the listener's decoder has and the next
+ * payload decodes as their continuation), and puts the last 20 ms in pcm (zeros in front of a
+ * shorter payload; silence when playout was silent). EAGAIN (and nothing done) while
  * that payload still plays into the coming frame: pull this frame too, the switch waits for the
  * packet boundary. force switches anyway: what the payload had left to play is skipped (the
  * listener got it whole). 0 and zeros in pcm when the stream was not forwarding. */

@@ -26,6 +26,9 @@ struct ratelimit {
     uint64_t suppressed;
 };
 
+/* Payloads a decoder resuming after forwarding decodes (the last one's audio is the prime). */
+#define AUDIO_FWD_HIST 3
+
 struct audio_stream {
     struct media_transport *t;
     audio_clock_h *clock;
@@ -113,10 +116,18 @@ struct audio_stream {
      * last entry pulled plays beyond the frames pulled so far; the last payload pulled is kept
      * in jf (with its level byte) for resume_decoding. */
     bool fwd_rx;
-    bool fwd_last_valid;
     unsigned fwd_wait; /* pulls refused in a row for decoded audio left over */
     uint32_t fwd_carry;
     struct jitter_frame fwd_f[AUDIO_FWD_MAX];
+    /* The last payloads pulled, consecutive, oldest first from fwd_hist_at - fwd_hist_n: a
+     * decoder that sat idle decodes them all on resume, so that its state (Opus's energy
+     * prediction, the resampler) and the audio it gives are what the listener's decoder has. */
+    struct audio_fwd_hist {
+        uint32_t ts, duration;
+        size_t len;
+        uint8_t payload[JITTER_MAX_PAYLOAD];
+    } fwd_hist[AUDIO_FWD_HIST];
+    unsigned fwd_hist_n, fwd_hist_at;
     /* Send side: pushes since the last write; the RTP time where what they sent ends. */
     bool fwd_tx;
     uint32_t tx_cover_end;

@@ -560,7 +560,9 @@ static void test_switch_and_back(void **state)
     audio_stream_get_stats(c->in.b, &l1);
     audio_stream_get_stats(c->out.a, &l2);
     audio_stream_get_stats(c->out.b, &p2);
-    assert_int_equal(l1.frames_decoded, c->reads + c->primes);
+    /* resuming decodes the last few payloads forwarded (AUDIO_FWD_HIST) */
+    assert_true(l1.frames_decoded > c->reads + c->primes);
+    assert_true(l1.frames_decoded <= c->reads + 3 * c->primes);
     assert_int_equal(l2.frames_encoded, c->reads + c->primes);
     assert_int_equal(p2.packets_lost, skipped);
     unsigned bad = 0;

@@ -307,8 +307,14 @@ static void report(void)
         (json_int_t)srv_rss, "load_cpu_pct", self_cpu, "setup_s",
         (double)(R.setup_done_us - R.t0_us) / 1e6);
     json_object_set_new(res, "sampled", sampled);
-    json_object_set_new(res, "talker_hz",
-                        json_pack("[f,f,f]", ld->talker_hz[0], ld->talker_hz[1], ld->talker_hz[2]));
+    json_t *all = json_array();
+    for (guint i = 0; i < lat->len && i < 400; i++)
+        json_array_append_new(all, json_integer(g_array_index(lat, int64_t, i) / 1000));
+    json_object_set_new(res, "latencies_ms", all);
+    json_t *freqs = json_array();
+    for (unsigned t = 0; t < ld->cfg.talkers; t++)
+        json_array_append_new(freqs, json_real(ld->talker_hz[t]));
+    json_object_set_new(res, "talker_hz", freqs);
     emit(res);
     g_array_free(lat, TRUE);
 }

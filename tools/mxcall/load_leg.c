@@ -127,7 +127,8 @@ static double block_db(const int16_t *x, double f)
     return amp > 0 ? 20.0 * log10(amp / 32768.0) : -200.0;
 }
 
-static void analyse(struct load_leg *leg, const uint8_t *payload, size_t len, int64_t now)
+static void analyse(struct load_leg *leg, const uint8_t *payload, size_t len, int64_t now,
+                    int64_t start)
 {
     int16_t pcm[OPUS_CODEC_MAX_SAMPLES];
     size_t n = 0;
@@ -143,7 +144,8 @@ static void analyse(struct load_leg *leg, const uint8_t *payload, size_t len, in
                     leg->run_us[t] = now + (int64_t)(b * 1000000 / 48000);
                 if (!leg->on[t] && leg->run[t] >= ON_BLOCKS) {
                     leg->on[t] = true;
-                    if (leg->nonsets < LOAD_MAX_ONSETS)
+                    /* a tone already on when the window opened is no onset */
+                    if (leg->nonsets < LOAD_MAX_ONSETS && leg->run_us[t] >= start + 500000)
                         leg->onsets[leg->nonsets++] = (struct onset){leg->run_us[t], (uint8_t)t};
                 }
             } else {
@@ -174,7 +176,7 @@ static void on_rx(const uint8_t *pkt, size_t len, bool rtcp, void *arg)
     if (leg->narr < leg->cap)
         leg->arr[leg->narr++] = (struct arrival){now, h.ts};
     if (leg->dec && plen)
-        analyse(leg, payload, plen, now);
+        analyse(leg, payload, plen, now, start);
 }
 
 /* ---- transport events (owner's thread) ---- */

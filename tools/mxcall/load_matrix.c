@@ -2,6 +2,11 @@
  * mxload's switchboard driver (see load_matrix.h). Sending is per participant (each call's
  * events must come from its own user), receiving is shared: a thousand /sync loops on one room
  * would each carry every call's events, a thousand times the traffic of one.
+ *
+ * The observer's /sync is a loop of its own rather than an mx_client: set-up bursts put
+ * hundreds of events into the room between two syncs, and it asks for all of them (a timeline
+ * limit of 10,000) where the client's filter keeps 20. A call the bot never answers (its own
+ * sync may skip invites in such a burst) is hung up and placed again, up to CALL_TRIES times.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -9,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "base/http.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "signalling/call_event.h"
@@ -16,9 +22,18 @@
 #include "tools/mxcall/load.h"
 #include "tools/mxcall/load_matrix.h"
 
+#define CALL_TRIES     3
+#define ANSWER_WAIT_MS 15000
+
+static const char OBSERVER_FILTER[] = "{\"room\":{\"timeline\":{\"limit\":10000},"
+                                      "\"state\":{\"lazy_load_members\":true}},"
+                                      "\"presence\":{\"not_types\":[\"*\"]}}";
+
 struct mx_part {
     struct load_matrix *m;
     unsigned index;
+    unsigned tries;
+    guint retry_timer;
     char *user, *token;
     struct mx_client *mx; /* sends only */
     struct load_leg *leg;
@@ -31,20 +46,22 @@ struct load_matrix {
     struct load *ld;
     char *homeserver, *room, *bot;
     char *obs_user, *obs_token;
-    struct mx_client *observer;
+    char *since;
+    bool syncing;
     struct mx_part *parts;
     unsigned nparts;
     GHashTable *by_call; /* call_id -> struct mx_part * */
-    bool ready;
+    bool ready, stopping;
     unsigned ended_by_bot;
 };
 
 static void matrix_destroy(void *data)
 {
     struct load_matrix *m = data;
-    mem_deref(m->observer);
     for (unsigned i = 0; i < m->nparts; i++) {
         struct mx_part *p = &m->parts[i];
+        if (p->retry_timer)
+            g_source_remove(p->retry_timer);
         if (p->leg)
             load_leg_close(p->leg);
         mem_deref(p->leg);
@@ -60,6 +77,7 @@ static void matrix_destroy(void *data)
     g_free(m->bot);
     g_free(m->obs_user);
     g_free(m->obs_token);
+    g_free(m->since);
 }
 
 static void report(struct mx_part *p, bool ok, const char *why)
@@ -67,8 +85,14 @@ static void report(struct mx_part *p, bool ok, const char *why)
     if (p->reported)
         return;
     p->reported = true;
+    if (p->retry_timer) {
+        g_source_remove(p->retry_timer);
+        p->retry_timer = 0;
+    }
     load_leg_done(p->m->ld, p->index, p->leg, ok, why);
 }
+
+static void place_call(struct mx_part *p);
 
 /* ---- the participant's side ---- */
 
@@ -117,23 +141,67 @@ static const struct load_leg_handlers leg_handlers = {
     .state = on_state,
 };
 
+static void hangup(struct mx_part *p)
+{
+    json_t *c = call_event_hangup(p->call_id, p->party_id, CALL_REASON_USER_HANGUP);
+    mx_send_event(p->mx, p->m->room, "m.call.hangup", c, NULL, NULL);
+    json_decref(c);
+}
+
+/* Not connected in time: hang up and call again with a new call id, or give up. */
+static gboolean answer_timeout(gpointer data)
+{
+    struct mx_part *p = data;
+    p->retry_timer = 0;
+    if (p->reported)
+        return G_SOURCE_REMOVE;
+    if (p->invited)
+        hangup(p);
+    g_hash_table_remove(p->m->by_call, p->call_id);
+    if (p->leg) {
+        load_leg_close(p->leg);
+        p->leg = mem_deref(p->leg);
+    }
+    p->invited = false;
+    if (p->tries >= CALL_TRIES) {
+        report(p, false, "not connected after every try");
+        return G_SOURCE_REMOVE;
+    }
+    log_warn("[load=%u] not connected after %d ms: calling again", p->index, ANSWER_WAIT_MS);
+    place_call(p);
+    return G_SOURCE_REMOVE;
+}
+
+static void place_call(struct mx_part *p)
+{
+    struct load_matrix *m = p->m;
+    p->tries++;
+    snprintf(p->call_id, sizeof(p->call_id), "load%u-%u-%08x", p->index, p->tries, g_random_int());
+    g_hash_table_insert(m->by_call, p->call_id, p);
+    int err = load_leg_alloc(&p->leg, m->ld, p->index, &leg_handlers, p);
+    if (err) {
+        report(p, false, strerror(err));
+        return;
+    }
+    p->retry_timer = g_timeout_add(ANSWER_WAIT_MS, answer_timeout, p);
+}
+
 static void join(void *obj, unsigned index)
 {
     struct load_matrix *m = obj;
     struct mx_part *p = &m->parts[index];
-    snprintf(p->call_id, sizeof(p->call_id), "load%u-%08x", index, g_random_int());
     snprintf(p->party_id, sizeof(p->party_id), "LOAD%u", index);
-    g_hash_table_insert(m->by_call, p->call_id, p);
     struct mx_client_cfg mc = {
         .homeserver = m->homeserver,
         .user_id = p->user,
         .access_token = p->token,
     };
     int err = mx_client_alloc(&p->mx, m->ld->http, &mc, NULL, NULL);
-    if (!err)
-        err = load_leg_alloc(&p->leg, m->ld, index, &leg_handlers, p);
-    if (err)
+    if (err) {
         report(p, false, strerror(err));
+        return;
+    }
+    place_call(p);
 }
 
 static void leave_all(void *obj)
@@ -146,12 +214,9 @@ static void leave_all(void *obj)
         if (!p->invited || p->ended)
             continue;
         p->ended = true;
-        json_t *c = call_event_hangup(p->call_id, p->party_id, CALL_REASON_USER_HANGUP);
-        mx_send_event(p->mx, m->room, "m.call.hangup", c, NULL, NULL);
-        json_decref(c);
+        hangup(p);
     }
-    if (m->observer)
-        mx_client_stop(m->observer);
+    m->stopping = true;
 }
 
 static unsigned pending(void *obj)
@@ -199,12 +264,14 @@ static void handle(struct load_matrix *m, json_t *event)
         break;
     case CALL_EV_HANGUP:
     case CALL_EV_REJECT:
-        if (!p->ended) {
+        if (p->reported && !p->ended) {
             p->ended = true;
             m->ended_by_bot++;
-            if (p->reported)
-                log_warn("[load=%u] the bot ended the call", p->index);
-            report(p, false, "the bot ended the call");
+            log_warn("[load=%u] the bot ended the call", p->index);
+        } else if (!p->reported && p->retry_timer) {
+            p->invited = false; /* nothing to hang up */
+            g_source_remove(p->retry_timer);
+            answer_timeout(p);
         }
         break;
     default:
@@ -212,43 +279,71 @@ static void handle(struct load_matrix *m, json_t *event)
     }
 }
 
-static void on_room_event(struct mx_client *c, const char *room_id, json_t *event,
-                          const struct mx_sync_info *si, void *arg)
+static void sync_request(struct load_matrix *m);
+
+static void sync_again(gpointer data)
 {
-    struct load_matrix *m = arg;
-    (void)c;
-    if (!si->initial && strcmp(room_id, m->room) == 0)
-        handle(m, event);
+    sync_request(data);
 }
 
-static void on_synced(struct mx_client *c, const struct mx_sync_info *si, void *arg)
+static void synced(const struct http_response *resp, void *arg)
 {
     struct load_matrix *m = arg;
-    (void)c;
-    (void)si;
-    if (m->ready)
+    m->syncing = false;
+    json_t *body = NULL;
+    if (resp->status == 200)
+        body = json_loadb(resp->body, resp->body_len, 0, NULL);
+    const char *next = json_string_value(json_object_get(body, "next_batch"));
+    if (!next) {
+        if (!m->stopping)
+            log_warn("observer /sync: HTTP %ld %s", resp->status, resp->error ? resp->error : "");
+        json_decref(body);
+        if (!m->stopping)
+            g_timeout_add_once(500, sync_again, m);
         return;
-    m->ready = true;
-    load_driver_ready(m->ld);
+    }
+    bool initial = !m->since;
+    g_free(m->since);
+    m->since = g_strdup(next);
+    json_t *room =
+        json_object_get(json_object_get(json_object_get(body, "rooms"), "join"), m->room);
+    json_t *events = json_object_get(json_object_get(room, "timeline"), "events");
+    size_t i;
+    json_t *ev;
+    if (!initial) {
+        json_array_foreach(events, i, ev) handle(m, ev);
+    }
+    json_decref(body);
+    if (initial && !m->ready) {
+        m->ready = true;
+        load_driver_ready(m->ld);
+    }
+    if (!m->stopping)
+        sync_request(m);
 }
 
-static const struct mx_client_handlers observer_handlers = {
-    .room_event = on_room_event,
-    .synced = on_synced,
-};
+static void sync_request(struct load_matrix *m)
+{
+    if (m->syncing)
+        return;
+    char *filter = http_escape(OBSERVER_FILTER);
+    char *since = m->since ? http_escape(m->since) : NULL;
+    char *url =
+        g_strdup_printf("%s/_matrix/client/v3/sync?timeout=%d&filter=%s%s%s", m->homeserver,
+                        m->since ? 10000 : 0, filter, since ? "&since=" : "", since ? since : "");
+    struct http_request req = {
+        .method = "GET", .url = url, .bearer_token = m->obs_token, .timeout_ms = 60000};
+    if (!http_request_start(m->ld->http, &req, synced, m, NULL))
+        m->syncing = true;
+    g_free(url);
+    g_free(filter);
+    g_free(since);
+}
 
 int load_matrix_start(struct load_matrix *m)
 {
-    struct mx_client_cfg mc = {
-        .homeserver = m->homeserver,
-        .user_id = m->obs_user,
-        .access_token = m->obs_token,
-        .sync_timeout_ms = 10000,
-    };
-    int err = mx_client_alloc(&m->observer, m->ld->http, &mc, &observer_handlers, m);
-    if (!err)
-        err = mx_client_start(m->observer);
-    return err;
+    sync_request(m);
+    return m->syncing ? 0 : EIO;
 }
 
 static char *jdup(json_t *o, const char *k)

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "media/udp_mux.h"
 #include "base/mem.h"
 #include "conf/clock.h"
 
@@ -154,6 +155,9 @@ static void tick_run(struct conf_clock *c)
         s->next = NULL;
         mem_deref(s->room);
     }
+
+    /* What the rooms sent over the shared media sockets goes out in one batch per socket. */
+    udp_mux_flush_thread();
 
     uint64_t took = mono_us() - now;
     unsigned took32 = took > UINT32_MAX ? UINT32_MAX : (unsigned)took;

@@ -126,6 +126,7 @@ static int run(const struct config *cfg)
                         .port_max = (uint16_t)cfg->media.port_max,
                         .identity = identity,
                         .connect_timeout_ms = (uint32_t)cfg->media.connect_timeout_s * 1000,
+                        .ice = (enum ice_mode)cfg->media.ice,
                         .opus_bitrate = (uint32_t)cfg->conference.opus_bitrate,
                         .opus_complexity = cfg->conference.opus_complexity,
                     },

@@ -6,6 +6,8 @@
 
 #include <sys/socket.h>
 
+#include "media/ice.h"
+
 static void minimal_config_gets_defaults(void **state)
 {
     struct config *cfg = NULL;
@@ -30,6 +32,7 @@ static void minimal_config_gets_defaults(void **state)
     assert_int_equal(cfg->media.workers, 0);
     assert_int_equal(cfg->media.media_timeout_s, 30);
     assert_int_equal(cfg->media.connect_timeout_s, 30);
+    assert_int_equal(cfg->media.ice, ICE_MODE_LITE);
     assert_int_equal(cfg->conference.mixer_threads, 1);
     assert_int_equal(cfg->conference.opus_bitrate, 32000);
     assert_int_equal(cfg->conference.opus_complexity, 5);
@@ -67,6 +70,7 @@ static void every_key_is_read(void **state)
              "  workers: 4\n"
              "  media_timeout_s: 10\n"
              "  connect_timeout_s: 15\n"
+             "  ice: full\n"
              "conference:\n"
              "  mixer_threads: 2\n"
              "  opus_bitrate: 64000\n"
@@ -99,6 +103,7 @@ static void every_key_is_read(void **state)
     assert_int_equal(cfg->media.workers, 4);
     assert_int_equal(cfg->media.media_timeout_s, 10);
     assert_int_equal(cfg->media.connect_timeout_s, 15);
+    assert_int_equal(cfg->media.ice, ICE_MODE_FULL);
     assert_int_equal(cfg->conference.mixer_threads, 2);
     assert_int_equal(cfg->conference.opus_bitrate, 64000);
     assert_int_equal(cfg->conference.opus_complexity, 10);
@@ -353,6 +358,7 @@ static void media_rules(void **state)
     expect_only(BASE "  workers: -1\n", 9, "media.workers: -1 is out of range (0..256)");
     expect_only(BASE "  media_timeout_s: 0\n", 9,
                 "media.media_timeout_s: 0 is out of range (1..3600)");
+    expect_only(BASE "  ice: bogus\n", 9, "media.ice: 'bogus' is not one of lite, full");
     /* A bad port is reported once; the order check does not pile on. */
     expect_only(BASE "  port_min: 70000\n  port_max: 10\n", 9,
                 "media.port_min: 70000 is out of range (1..65535)");

@@ -364,6 +364,9 @@ static gboolean add_probe(const gchar *name, const gchar *value, gpointer data, 
     return TRUE;
 }
 
+/* Option strings the configuration points into, freed at exit. */
+static gchar *opt_strings[4];
+
 static int parse_args(struct sl_cfg *cfg, int argc, char **argv)
 {
     gchar *codec = NULL, *uri = NULL, *bind = NULL, *local_ip = NULL, *from = NULL, *level = NULL;
@@ -445,6 +448,10 @@ static int parse_args(struct sl_cfg *cfg, int argc, char **argv)
     cfg->setup_timeout_s = setup_timeout;
     cfg->clocks = (unsigned)clocks;
     cfg->workers = (unsigned)workers;
+    opt_strings[0] = uri;
+    opt_strings[1] = bind;
+    opt_strings[2] = local_ip;
+    opt_strings[3] = from;
     g_free(codec);
     g_free(level);
     return err;
@@ -453,8 +460,11 @@ static int parse_args(struct sl_cfg *cfg, int argc, char **argv)
 int main(int argc, char **argv)
 {
     struct sl sl = {0};
-    if (parse_args(&sl.cfg, argc, argv))
+    if (parse_args(&sl.cfg, argc, argv)) {
+        for (size_t i = 0; i < G_N_ELEMENTS(opt_strings); i++)
+            g_free(opt_strings[i]);
         return 2;
+    }
     su_init();
     int err = media_workers_alloc(&sl.workers, sl.cfg.workers);
     if (!err)
@@ -513,6 +523,8 @@ int main(int argc, char **argv)
     g_array_free(sl.heard, TRUE);
     g_free(sl.calls);
     g_main_loop_unref(sl.loop);
+    for (size_t i = 0; i < G_N_ELEMENTS(opt_strings); i++)
+        g_free(opt_strings[i]);
     int rc = sl.answered == sl.cfg.calls && sl.failed == 0 ? 0 : 3;
     return rc;
 }

@@ -77,7 +77,7 @@ async function runLoad(args, timeoutS) {
   ]);
   if (st === 'timeout') await proc.stop({ signal: 'SIGKILL' });
   const line = proc.stdout.lines.find((l) => l.includes('"event":"result"'));
-  if (!line) {
+  if (!line || proc.exitStatus?.code !== 0) {
     log(proc.describe());
     return null;
   }

@@ -472,6 +472,8 @@ static void usage(FILE *f)
             "  --media-ip IP      host candidate address (default 127.0.0.1)\n"
             "  --ports MIN-MAX    media port range (default 0-0: any)\n"
             "  --server-pid PID   read the server's CPU and RSS over the window\n"
+            "  --workers W        media worker threads (default: one per 100 participants,\n"
+            "                     at most 16: each polls every socket it holds per wake-up)\n"
             "  --log-level LEVEL  error|warn|info|debug (default error)\n",
             LOAD_MAX_TALKERS);
 }
@@ -494,6 +496,7 @@ int main(int argc, char **argv)
         O_IP,
         O_PORTS,
         O_PID,
+        O_WORKERS,
         O_LOG,
         O_HELP,
     };
@@ -513,6 +516,7 @@ int main(int argc, char **argv)
         {"media-ip", required_argument, 0, O_IP},
         {"ports", required_argument, 0, O_PORTS},
         {"server-pid", required_argument, 0, O_PID},
+        {"workers", required_argument, 0, O_WORKERS},
         {"log-level", required_argument, 0, O_LOG},
         {"help", no_argument, 0, O_HELP},
         {0, 0, 0, 0},
@@ -530,7 +534,7 @@ int main(int argc, char **argv)
     };
     const char *parties = NULL, *janus_url = NULL;
     uint64_t janus_room = 0;
-    unsigned port_min = 0, port_max = 0;
+    unsigned port_min = 0, port_max = 0, workers = 0;
     enum log_level level = LOG_LVL_ERROR;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -584,6 +588,9 @@ int main(int argc, char **argv)
         case O_PID:
             R.server_pid = atoi(optarg);
             break;
+        case O_WORKERS:
+            workers = (unsigned)atoi(optarg);
+            break;
         case O_LOG:
             if (log_level_parse(optarg, &level)) {
                 fprintf(stderr, "bad --log-level %s\n", optarg);
@@ -612,9 +619,13 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     R.t0_us = g_get_monotonic_time();
 
+    /* The controlling ICE-lite legs have a socket each, and a worker's poll() goes over all of
+     * its sockets at every wake-up: spreading the legs keeps that from growing with N^2. */
+    if (!workers)
+        workers = MIN(16, 1 + ld->cfg.n / 100);
     int err = dtls_identity_alloc(&ld->identity);
     if (!err)
-        err = media_workers_alloc(&ld->workers, 1);
+        err = media_workers_alloc(&ld->workers, workers);
     if (!err)
         err = http_client_alloc(&ld->http, NULL);
     if (err) {

@@ -71,8 +71,7 @@ const char *audio_format_str(const struct audio_format *f, char *buf, size_t len
 
 /* ---- receive side ---- */
 
-/* Keeps a payload pulled (f holds the level byte before it) for resume_decoding. */
-static void hist_push(struct audio_stream *as, const struct jitter_frame *f)
+void audio_fwd_hist_push(struct audio_stream *as, const struct jitter_frame *f)
 {
     struct audio_fwd_hist *h = &as->fwd_hist[as->fwd_hist_at];
     as->fwd_hist_at = (as->fwd_hist_at + 1) % AUDIO_FWD_HIST;
@@ -140,11 +139,11 @@ int audio_stream_pull(struct audio_stream *as, struct audio_fwd *fwd)
             p->len = f->len - 1;
             p->duration = f->duration;
             p->level = f->payload[0] & AUDIO_META_LEVEL;
-            p->voice = (f->payload[0] & AUDIO_META_VOICE) != 0;
-            p->level_known = as->level_ext_id != 0;
+            p->level_known = f->payload[0] != AUDIO_META_UNKNOWN;
+            p->voice = p->level_known && (f->payload[0] & AUDIO_META_VOICE) != 0;
             as->last_kind = AUDIO_FRAME_DECODED;
             as->next_ts = f->ts + f->duration;
-            hist_push(as, f);
+            audio_fwd_hist_push(as, f);
             ctr_add(&as->fwd_pulled, 1);
         } else {
             p->payload = NULL;
@@ -182,25 +181,12 @@ int audio_stream_resume_decoding(struct audio_stream *as, int16_t pcm[AUDIO_FRAM
     /* The decoder starts afresh (nothing it held from before forwarding is blended in), then
      * decodes the last payloads forwarded: its state and its last 20 ms are what the listener's
      * decoder has just played. */
-    int16_t tail[AUDIO_RATE / 200];
-    (void)audio_decoder_fade_out(as->dec, tail, sizeof(tail) / sizeof(tail[0]));
     size_t n = 0;
     const struct audio_fwd_hist *last = NULL;
-    if (as->last_kind != AUDIO_FRAME_SILENT) {
-        for (unsigned i = as->fwd_hist_n; i > 0; i--) {
-            const struct audio_fwd_hist *h =
-                &as->fwd_hist[(as->fwd_hist_at + AUDIO_FWD_HIST - i) % AUDIO_FWD_HIST];
-            size_t got = 0;
-            if (audio_decoder_decode(as->dec, h->payload, h->len, as->carry, AUDIO_MAX_SAMPLES,
-                                     &got) ||
-                !got)
-                continue; /* cannot happen for a payload that was accepted */
-            ctr_add(&as->frames_decoded, 1);
-            n = got;
-            last = h;
-        }
-    }
-    as->fwd_hist_n = 0;
+    if (as->last_kind != AUDIO_FRAME_SILENT)
+        audio_fwd_hist_replay(as, true, &n, &last);
+    else
+        audio_fwd_hist_replay(as, true, &n, NULL);
     if (!last) {
         /* Playout is silent (or nothing decoded): the decoder starts from silence, as read()
          * leaves it after a silence. */
@@ -213,6 +199,32 @@ int audio_stream_resume_decoding(struct audio_stream *as, int16_t pcm[AUDIO_FRAM
      * into it, as after its own concealment). */
     as->next_ts = last->ts + last->duration;
     return 0;
+}
+
+void audio_fwd_hist_replay(struct audio_stream *as, bool fade, size_t *n,
+                           const struct audio_fwd_hist **last)
+{
+    int16_t tail[AUDIO_RATE / 200];
+    if (fade)
+        (void)audio_decoder_fade_out(as->dec, tail, sizeof(tail) / sizeof(tail[0]));
+    *n = 0;
+    if (last) {
+        *last = NULL;
+        for (unsigned i = as->fwd_hist_n; i > 0; i--) {
+            const struct audio_fwd_hist *h =
+                &as->fwd_hist[(as->fwd_hist_at + AUDIO_FWD_HIST - i) % AUDIO_FWD_HIST];
+            size_t got = 0;
+            if (audio_decoder_decode(as->dec, h->payload, h->len, as->carry, AUDIO_MAX_SAMPLES,
+                                     &got) ||
+                !got)
+                continue; /* cannot happen for a payload that was accepted */
+            ctr_add(&as->frames_decoded, 1);
+            *n = got;
+            *last = h;
+        }
+    }
+    as->fwd_hist_n = 0;
+    as->dec_idle = false;
 }
 
 /* ---- send side ---- */

@@ -50,6 +50,10 @@
 #define JB_MIN_DELAY_NO_FEC 20 /* codecs without FEC need no look-ahead */
 #define FADE_SAMPLES        (AUDIO_RATE / 200) /* 5 ms: how playout fades into silence */
 #define SSRC_SWITCH_PACKETS 2 /* a new source must send this many in a row to take over */
+/* A payload whose sender gives a level this quiet (-dBov) or quieter, without the voice flag,
+ * is played as silence undecoded: background noise under a muted or silent microphone. */
+#define QUIET_LEVEL      70
+#define OPUS_DTX_MAX_LEN 2 /* an Opus payload this short is DTX: no audio in it */
 
 static uint64_t mono_clock(void *arg)
 {
@@ -197,12 +201,10 @@ static void recv_handler(const uint8_t *pkt, size_t len, bool rtcp, void *arg)
         bool voice = false;
         const uint8_t *ext;
         size_t ext_len;
+        queued[0] = AUDIO_META_UNKNOWN;
         if (as->level_ext_id && h.ext && !rtp_ext_find(&h, as->level_ext_id, &ext, &ext_len) &&
-            rtp_audio_level_decode(ext, ext_len, &voice, &level)) {
-            level = AUDIO_LEVEL_SILENT;
-            voice = false;
-        }
-        queued[0] = (uint8_t)((voice ? AUDIO_META_VOICE : 0) | (level & 0x7f));
+            !rtp_audio_level_decode(ext, ext_len, &voice, &level))
+            queued[0] = (uint8_t)((voice ? AUDIO_META_VOICE : 0) | (level & 0x7f));
         memcpy(queued + 1, pl, plen);
     } else if ((err = rtp_dtmf_decode(&ev, pl, plen)) != 0) {
         ctr_add(&as->rx_malformed, 1);
@@ -274,6 +276,38 @@ _Static_assert(AUDIO_FRAME_SILENT < AUDIO_FRAME_DECODED && AUDIO_FRAME_DECODED <
                    AUDIO_FRAME_FEC < AUDIO_FRAME_CONCEALED,
                "audio_frame_kind is ordered from best to worst");
 
+/* carry plays dur samples of silence, the decoder idle. */
+static void play_zeros(struct audio_stream *as, size_t dur)
+{
+    if (dur > AUDIO_MAX_SAMPLES)
+        dur = AUDIO_MAX_SAMPLES;
+    memset(as->carry, 0, dur * sizeof(as->carry[0]));
+    as->carry_len = dur;
+    as->carry_kind = as->last_kind = AUDIO_FRAME_SILENT;
+}
+
+/* A payload not worth decoding: the sender says it is quiet (when it gave a level: without
+ * one, as from SIP legs, everything is decoded and measured), or it is Opus
+ * DTX. It plays as silence, is kept for the decoder's restart, and is counted. */
+static bool skip_quiet(struct audio_stream *as, const struct jitter_frame *f)
+{
+    uint8_t meta = f->payload[0];
+    bool quiet = meta != AUDIO_META_UNKNOWN && !(meta & AUDIO_META_VOICE) &&
+                 (meta & AUDIO_META_LEVEL) >= QUIET_LEVEL;
+    bool dtx = as->codec == AUDIO_CODEC_OPUS && f->len - 1 <= OPUS_DTX_MAX_LEN;
+    if (!quiet && !dtx)
+        return false;
+    if (!as->dec_idle) {
+        as->fwd_hist_n = 0; /* the decoder restarts from the quiet payloads that follow */
+        as->dec_idle = true;
+    }
+    audio_fwd_hist_push(as, f);
+    ctr_add(&as->frames_skipped, 1);
+    play_zeros(as, (size_t)f->duration * as->ratio);
+    as->next_ts = f->ts + f->duration;
+    return true;
+}
+
 /* Decodes or conceals the next unit from the jitter buffer into carry; false for silence. */
 static bool fill_carry(struct audio_stream *as, uint64_t at)
 {
@@ -302,10 +336,31 @@ static bool fill_carry(struct audio_stream *as, uint64_t at)
         return true;
     }
 
+    if (r == JITTER_PACKET && skip_quiet(as, f))
+        return true;
+    if (as->dec_idle && r == JITTER_LOST) {
+        /* Lost amid quiet payloads: silence too (concealing would replay the stale state). */
+        size_t dur = (size_t)(f->duration ? f->duration : as->frame_units) * as->ratio;
+        play_zeros(as, dur);
+        return true;
+    }
     if (r == JITTER_PACKET) {
         size_t n = 0;
-        as->carry_level = f->payload[0] & 0x7f;
-        as->carry_voice = (f->payload[0] & AUDIO_META_VOICE) != 0;
+        as->carry_level = f->payload[0] & AUDIO_META_LEVEL;
+        as->carry_voice =
+            f->payload[0] != AUDIO_META_UNKNOWN && (f->payload[0] & AUDIO_META_VOICE) != 0;
+        if (as->dec_idle) {
+            /* Talking again after quiet payloads went undecoded: the decoder first decodes
+             * the last few of them, so that its state (Opus's energies, the overlap with the
+             * frame before) continues the sender's stream rather than what it decoded before
+             * the quiet stretch. */
+            size_t got;
+            const struct audio_fwd_hist *h;
+            audio_fwd_hist_replay(as, false, &got, &h);
+            last = AUDIO_FRAME_DECODED;
+            if (!h)
+                last = AUDIO_FRAME_SILENT;
+        }
         if (last == AUDIO_FRAME_DECODED && f->ts != as->next_ts)
             audio_decoder_discontinuity(as->dec); /* the jitter buffer skipped a packet */
         if (!audio_decoder_decode(as->dec, f->payload + 1, f->len - 1, as->carry, AUDIO_MAX_SAMPLES,
@@ -559,6 +614,7 @@ void audio_stream_get_stats(struct audio_stream *as, struct audio_stream_stats *
     st->frames_encoded = ctr_get(&as->frames_encoded);
     st->packets_pulled = ctr_get(&as->fwd_pulled);
     st->packets_forwarded = ctr_get(&as->fwd_pushed);
+    st->frames_skipped = ctr_get(&as->frames_skipped);
 }
 
 /* ---- lifetime ---- */

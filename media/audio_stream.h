@@ -97,6 +97,8 @@ struct audio_stream_stats {
     uint64_t packets_pulled; /* payloads taken for forwarding, undecoded (audio_stream_pull) */
     uint64_t
         packets_forwarded; /* payloads of another stream sent as they are (audio_stream_push) */
+    /* payloads played as silence undecoded: the sender's level said quiet, or Opus DTX */
+    uint64_t frames_skipped;
 };
 
 /* Called on the worker thread for each telephone-event received (once per event, on its end),
@@ -166,7 +168,7 @@ struct audio_fwd_pkt {
     uint32_t duration;      /* RTP clock units */
     uint8_t level;          /* RFC 6464 -dBov as the sender gave it, when level_known */
     bool voice;
-    bool level_known; /* the receiving stream negotiated the level extension */
+    bool level_known; /* the sender gave its level (and the receiving stream negotiated it) */
 };
 
 /* The next 20 ms of a received stream, as payloads in playout order. */

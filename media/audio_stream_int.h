@@ -82,7 +82,7 @@ struct audio_stream {
     counter_t rx_packets, rx_bytes, rx_unknown_pt, rx_malformed, rtcp_rx;
     counter_t tx_packets, tx_bytes, rtcp_tx;
     counter_t frames_concealed, frames_fec;
-    counter_t frames_decoded, frames_encoded, fwd_pulled, fwd_pushed;
+    counter_t frames_decoded, frames_encoded, fwd_pulled, fwd_pushed, frames_skipped;
     atomic_uint rtt_ms;
     atomic_uint remote_loss_pct; /* what the peer reports losing of our stream */
 
@@ -111,6 +111,10 @@ struct audio_stream {
      * fade; a packet that does not follow the last one decoded is blended into. */
     enum audio_frame_kind last_kind;
     uint32_t next_ts; /* RTP time the packet after the last decoded one starts at */
+    /* Quiet payloads (the sender's level says so, or Opus DTX) are played as silence without
+     * decoding; they are kept in fwd_hist, and the decoder, idle since, restarts and decodes
+     * them before the first loud payload (audio_stream.c: skip_quiet). */
+    bool dec_idle;
 
     /* Passthrough (mixer clock only). Receive side: the last playout call was a pull; what the
      * last entry pulled plays beyond the frames pulled so far; the last payload pulled is kept
@@ -136,6 +140,8 @@ struct audio_stream {
 /* The byte the worker puts before each queued payload: the RFC 6464 level and voice flag. */
 #define AUDIO_META_VOICE 0x80
 #define AUDIO_META_LEVEL 0x7f
+/* The packet carried no level (voice and digital silence at once, which no sender says). */
+#define AUDIO_META_UNKNOWN 0xff
 
 static inline void ctr_add(counter_t *c, uint64_t n)
 {
@@ -184,6 +190,15 @@ void audio_stream_level_ext(const struct audio_stream *as, struct rtp_hdr *h, ui
                             uint8_t *lv, uint8_t level, bool voice);
 /* Receiving off (hold): true, once the receive side is reset; read and pull then give silence. */
 bool audio_stream_rx_paused(struct audio_stream *as);
+
+/* Mixer clock, audio_forward.c: keeps a payload (f holds the level byte before it) in fwd_hist,
+ * for a decoder that restarts from the last few. */
+void audio_fwd_hist_push(struct audio_stream *as, const struct jitter_frame *f);
+/* Decodes what fwd_hist holds (after a faded concealment that ends what the decoder was
+ * playing, when fade), and empties it; NULL last: only the fade. The last payload's audio and
+ * length in *n (0 when nothing decoded), its history entry in *last. */
+void audio_fwd_hist_replay(struct audio_stream *as, bool fade, size_t *n,
+                           const struct audio_fwd_hist **last);
 
 /* Mixer clock, audio_forward.c: before the first write() after pushes, moves *frame_ts (and the
  * stream's clock) past what the pushes covered. */

@@ -7,7 +7,7 @@
 //   node bench/conference.mjs [--systems switchboard,janus] [--n 10,50,100,200,500,1000]
 //        [--seconds 20] [--settle 3] [--talkers 3] [--complexity 5] [--idle-rooms 500]
 //        [--server-cpu 0] [--load-cpu 1] [--parallel 32] [--keep-going]
-//                                                       (SB_BUILD_DIR: the build to use)
+//                                 (SB_BUILD_DIR: the build to use; JANUS: the Janus binary)
 //
 // A system that misses the on-time target (>= 99.5 % of mix packets within 20 ms of schedule)
 // at some N is not tried at larger N. The last line is `capacity: switchboard=N janus=M ratio=R`.
@@ -33,9 +33,11 @@ const settle = Number(arg('settle', '3'));
 const talkers = Number(arg('talkers', '3'));
 const complexity = Number(arg('complexity', '5'));
 const idleRooms = Number(arg('idle-rooms', '500'));
+const parallel = Number(arg('parallel', '32'));
 const serverCpu = arg('server-cpu', '0');
 const loadCpu = arg('load-cpu', '1');
 const TARGET = 99.5;
+const janusBin = process.env.JANUS || 'janus'; // the Janus binary (Debian's by default)
 const keepGoing = process.argv.includes('--keep-going'); // measure past a failure too
 // Janus (libnice) gathers no loopback candidates: every party, both systems, uses the host's
 // first IPv4 address, which stays on the machine all the same.
@@ -87,7 +89,8 @@ async function runLoad(args, timeoutS) {
 function commonArgs(n) {
   return ['--n', String(n), '--talkers', String(talkers), '--seconds', String(seconds),
           '--settle', String(settle), '--complexity', String(complexity),
-          '--timeout', String(Math.max(60, n / 4)), '--parallel', '32', '--media-ip', mediaIp];
+          '--timeout', String(Math.max(60, n / 4)), '--parallel', String(parallel),
+          '--media-ip', mediaIp];
 }
 
 async function matrixSetup(hs, n, dir) {
@@ -208,7 +211,7 @@ async function runJanus(n) {
   const dir = tempDir('janus-conf-');
   const port = 18088 + Math.floor(Math.random() * 1000);
   const cfg = janusConfig(dir, port);
-  const janus = await startProcess('janus', ['-C', cfg, '-F', dir], { name: 'janus' });
+  const janus = await startProcess(janusBin, ['-C', cfg, '-F', dir], { name: 'janus' });
   pin(janus.pid, serverCpu);
   const url = `http://127.0.0.1:${port}/janus`;
   try {
@@ -267,8 +270,9 @@ const failedOnce = {};
 let missing = false;
 for (const system of systems) {
   capacity[system] = 0;
-  if (system === 'janus' && !which('janus')) {
-    console.log('janus: not installed on this machine (Debian package "janus"): not measured');
+  if (system === 'janus' && !which(janusBin)) {
+    console.log(`janus: ${janusBin} not found on this machine (Debian package "janus"): ` +
+                'not measured');
     missing = true;
     capacity[system] = null;
     continue;

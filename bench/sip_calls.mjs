@@ -8,7 +8,8 @@
 //
 //   node bench/sip_calls.mjs [--calls 5,10,20] [--modes transcoded,passthrough] [--seconds 10]
 //   (SB_BUILD_DIR: the build to use)
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { sipStage } from '../tests/integration/lib/sipstage.mjs';
 import { runMxcall } from '../tests/integration/lib/mxcall.mjs';
 import { binPath } from '../tests/integration/lib/env.mjs';
@@ -40,6 +41,17 @@ function rssKiB(pid) {
   return m ? Number(m[1]) : 0;
 }
 
+// A run that went wrong: the processes' whole logs are kept in the stage's directory.
+function failed(err, st, sl, mx) {
+  const logs = { switchboard: st.sb.proc, sipload: sl, mxcall: mx.proc };
+  for (const [name, p] of Object.entries(logs)) {
+    writeFileSync(path.join(st.dir, `${name}.log`),
+                  [...p.stdout.lines, '--- stderr ---', ...p.stderr.lines].join('\n'));
+  }
+  err.message += `\nlogs in ${st.dir}\n${sl.describe()}`;
+  return err;
+}
+
 async function run(mode, n) {
   const users = Array.from({ length: n }, (_, i) => `u${i}`);
   const st = await sipStage(users, {
@@ -50,6 +62,7 @@ async function run(mode, n) {
   });
   let mx = null;
   let sl = null;
+  let ok = false;
   try {
     // Every Matrix user answers the call it gets and stays until the phone hangs up, which
     // happens once the window is over: the ramp (5 calls a second), settling, the window, slack.
@@ -68,9 +81,13 @@ async function run(mode, n) {
       '--probe', String(TONE.matrix), '--probe', String(TONE.phone),
       '--analyse-from', String(SETTLE_S), '--setup-timeout', '60',
     ], { name: 'sipload' });
-    await sl.waitForStderr(/sipload: all calls placed/, 30000 + n * 2000);
+    await sl.waitForStderr(/sipload: all calls placed/, 30000 + n * 2000).catch((err) => {
+      throw failed(err, st, sl, mx);
+    });
     await waitFor(() => users.every((u) => mx.connected(st.users[u].userId)), 60000,
-                  { message: 'every Matrix party connected' });
+                  { message: 'every Matrix party connected' }).catch((err) => {
+      throw failed(err, st, sl, mx);
+    });
     await new Promise((r) => setTimeout(r, SETTLE_S * 1000));
 
     const pids = { sb: st.sb.proc.pid, sl: sl.pid, mx: mx.proc.pid };
@@ -95,12 +112,14 @@ async function run(mode, n) {
     const heardMatrix = (slr.heard || []).filter((h) =>
       h.tones_db[TONE.matrix] - h.tones_db[TONE.phone] >= 20 &&
       h.tones_db[TONE.matrix] - h.residual_db >= 20).length;
+    ok = true;
     return { mode, n, cpu, rss, fwdRooms, sl: slr, heardPhone, heardMatrix,
              heardMatrixOf: (slr.heard || []).length };
   } finally {
     await sl?.stop();
     await mx?.stop();
     await st.stop();
+    if (ok) rmSync(st.dir, { recursive: true, force: true });
   }
 }
 
@@ -108,9 +127,22 @@ console.log(`sip_calls: ${seconds} s window per run after ${SETTLE_S} s settling
             'Matrix side WebRTC Opus 48 kHz (mxcall), SIP side plain RTP (sipload), 20 ms');
 console.log('mode         calls  fwd  sb CPU%  per call%  calls/core  sb RSS MiB  ' +
             'sipload CPU%  mxcall CPU%  loss%  setup p50/p95 ms  Matrix heard phone  phone heard Matrix');
+// A run whose calls did not all come up is run again (its logs are kept, see failed()): the
+// table only has runs where every call was up through the window.
+async function runRetried(mode, n, tries = 3) {
+  for (let i = 1; ; i++) {
+    try {
+      return { ...(await run(mode, n)), tries: i };
+    } catch (err) {
+      if (i >= tries) throw err;
+      console.error(`${mode} ${n}: attempt ${i} failed: ${err.message.split('\n')[0]}`);
+    }
+  }
+}
+
 for (const mode of modes) {
   for (const n of callCounts) {
-    const r = await run(mode, n);
+    const r = await runRetried(mode, n);
     const per = r.cpu.sb / r.n;
     console.log(`${mode.padEnd(11)} ${String(r.n).padStart(6)} ${String(r.fwdRooms).padStart(4)} ` +
                 `${r.cpu.sb.toFixed(1).padStart(8)}  ${per.toFixed(2).padStart(9)}  ` +
@@ -119,6 +151,7 @@ for (const mode of modes) {
                 `${Number(r.sl.loss_pct ?? NaN).toFixed(2).padStart(5)}  ` +
                 `${`${r.sl.setup_ms?.p50}/${r.sl.setup_ms?.p95}`.padStart(16)}  ` +
                 `${`${r.heardPhone}/${r.n}`.padStart(18)}  ` +
-                `${`${r.heardMatrix}/${r.heardMatrixOf}`.padStart(18)}`);
+                `${`${r.heardMatrix}/${r.heardMatrixOf}`.padStart(18)}` +
+                `${r.tries > 1 ? `  (attempt ${r.tries})` : ''}`);
   }
 }

@@ -3,7 +3,9 @@
  * feeds (membership, names, encryption), and sending with the guarantees a call bridge needs.
  *
  * - Sync resumes from the next_batch token saved in state_dir after each batch was handled, so
- *   a restart neither replays nor loses events.
+ *   a restart neither replays nor loses events. When more events landed in a followed room than
+ *   a batch's timeline carries (limited), the ones before it are fetched with /messages and
+ *   handed out, in order, before the batch's own (up to a bound, logged when reached).
  * - Events sent to one room leave in the order they were queued (an answer before its
  *   candidates), one at a time, each PUT with its own transaction id; failures from the network,
  *   5xx and 429 are retried with the same transaction id (idempotent on the server), 429 after

@@ -22,6 +22,14 @@ enum {
     MX_RETRY_FLOOR_MS = 100, /* a server asking for 0 ms again and again must not spin us */
 };
 
+/* Timeline events per room and /sync batch. A bot sees bursts (every caller's invite and
+ * candidates at once): a hundred covers the common case in one request; a longer gap is
+ * fetched with /messages (mx_gap.c). */
+#define MX_TIMELINE_LIMIT 100
+/* The room event filter of /sync's timeline, which /messages gets too so that a gap is filled
+ * with the events the timeline would have carried. */
+#define MX_TIMELINE_FILTER_JSON "{\"limit\":" G_STRINGIFY(MX_TIMELINE_LIMIT) "}"
+
 /* Handlers run from the sync loop or a completion may drop the last reference to the client.
  * Each such call site keeps a guard on its stack; the destructor clears every guard, so the
  * caller knows to touch nothing of the client afterwards. Guards nest like the calls. */
@@ -45,6 +53,7 @@ enum mx_sync_state {
 };
 
 struct mx_op;
+struct mx_gap_fetch;
 
 struct mx_client {
     GMainContext *ctx;
@@ -81,7 +90,8 @@ struct mx_client {
     GSource *sync_timer;
     uint32_t sync_backoff_ms;
     enum mx_sync_state sync_state;
-    unsigned sync_refused; /* /sync with our saved token refused (400) in a row */
+    unsigned sync_refused;    /* /sync with our saved token refused (400) in a row */
+    struct mx_gap_fetch *gap; /* a batch held while the gaps of its limited timelines load */
 
     bool rate_limit_hinted; /* the operator was told how to lift rate limits */
 };
@@ -142,6 +152,9 @@ void mx_rooms_drop(struct mx_client *c, const char *room_id);
 void mx_rooms_apply(struct mx_client *c, struct mx_room *r, json_t *ev);
 void mx_rooms_set_membership(struct mx_room *r, const char *user_id, enum mx_membership m);
 enum mx_membership mx_room_self(struct mx_client *c, struct mx_room *r);
+/* The last timeline event of the room handed to the handlers (NULL: none yet). */
+void mx_rooms_set_last_event(struct mx_room *r, const char *event_id);
+const char *mx_rooms_last_event(struct mx_room *r);
 void mx_rooms_free(struct mx_client *c);
 bool mx_valid_id(const char *id, char sigil);
 
@@ -151,6 +164,27 @@ void mx_send_free_all(struct mx_client *c);
 /* --- mx_sync.c --- */
 void mx_sync_init(struct mx_client *c, uint32_t backoff_min_ms);
 void mx_sync_free(struct mx_client *c);
+/* A sync token, filter id or pagination token we accept: printable ASCII, bounded. */
+bool mx_valid_token(const char *t);
+/* The sync loop's failure handling, for requests that hold it up (a gap fetch): back off and
+ * log as for /sync; when the timer fires, the held batch's gap fetch resumes. Only for network
+ * errors, 5xx, 429 and a rejected access token. */
+void mx_sync_failed(struct mx_client *c, const struct http_response *resp);
+void mx_sync_recovered(struct mx_client *c);
+/* Handles a held batch with its gaps (room id -> array of events, oldest first; may be NULL),
+ * then saves next and syncs on. Takes root, next and gaps. */
+void mx_sync_handle(struct mx_client *c, json_t *root, char *next, GHashTable *gaps);
+
+/* --- mx_gap.c: filling the gaps of limited timelines --- */
+
+/* Looks for joined rooms whose timeline in this batch was limited although we were following
+ * them. None: returns false and takes nothing. Otherwise holds the batch (takes root and next),
+ * fetches each gap with /messages and hands everything to mx_sync_handle() when done. */
+bool mx_gap_begin(struct mx_client *c, json_t *root, char *next, bool initial);
+/* Sends the held batch's next /messages request (after a backoff). */
+void mx_gap_resume(struct mx_client *c);
+/* Drops a held batch (the client stopped: its /sync is asked again from the same token). */
+void mx_gap_free(struct mx_client *c);
 /* Handles body as one /sync response, without saving its token or syncing again: for the fuzz
  * target. Returns false when a handler freed the client. */
 bool mx_sync_feed(struct mx_client *c, const char *body, size_t len);

@@ -21,6 +21,7 @@ struct mx_room {
     unsigned joined;
     char *name;
     bool encrypted;
+    char *last_event; /* the last timeline event handed to the handlers, for gap fetches */
 };
 
 bool mx_valid_id(const char *id, char sigil)
@@ -42,6 +43,7 @@ static void room_free(gpointer data)
     struct mx_room *r = data;
     g_hash_table_unref(r->members);
     g_free(r->name);
+    g_free(r->last_event);
     g_free(r->id);
     g_free(r);
 }
@@ -101,6 +103,19 @@ void mx_rooms_set_membership(struct mx_room *r, const char *user_id, enum mx_mem
     else if (old != MX_MEMBERSHIP_JOIN && m == MX_MEMBERSHIP_JOIN)
         r->joined++;
     g_hash_table_insert(r->members, g_strdup(user_id), GINT_TO_POINTER(m));
+}
+
+void mx_rooms_set_last_event(struct mx_room *r, const char *event_id)
+{
+    if (!r || !event_id || (r->last_event && strcmp(r->last_event, event_id) == 0))
+        return;
+    g_free(r->last_event);
+    r->last_event = g_strdup(event_id);
+}
+
+const char *mx_rooms_last_event(struct mx_room *r)
+{
+    return r ? r->last_event : NULL;
 }
 
 enum mx_membership mx_room_self(struct mx_client *c, struct mx_room *r)

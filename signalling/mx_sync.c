@@ -9,6 +9,10 @@
  * rather than once per attempt. A saved token that the homeserver still refuses once the filter
  * was uploaded afresh is dropped: the sync starts afresh rather than never again.
  *
+ * A limited timeline in a room we follow holds the batch until its gap was fetched with
+ * /messages (mx_gap.c): the gap's events are handed out first, and only then the batch's token
+ * saved.
+ *
  * The token file is written synchronously (temp file, fsync, rename): it is a few bytes once
  * per batch, and doing it before the next /sync is what makes the resume exact.
  */
@@ -21,9 +25,9 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Short timelines on the initial sync (history, not news) and every member's state, which
- * the room model needs to count who is in a call's room. */
-static const char FILTER_JSON[] = "{\"room\":{\"timeline\":{\"limit\":20},"
+/* Timelines long enough for a burst of calls (a longer gap is fetched, see mx_gap.c) and
+ * every member's state, which the room model needs to count who is in a call's room. */
+static const char FILTER_JSON[] = "{\"room\":{\"timeline\":" MX_TIMELINE_FILTER_JSON ","
                                   "\"state\":{\"lazy_load_members\":false}},"
                                   "\"presence\":{\"not_types\":[\"*\"]}}";
 
@@ -36,7 +40,7 @@ enum {
 static void sync_request(struct mx_client *c);
 static void filter_upload(struct mx_client *c);
 
-static bool valid_token(const char *t)
+bool mx_valid_token(const char *t)
 {
     if (!t || !t[0] || strlen(t) > MX_TOKEN_MAX)
         return false;
@@ -69,7 +73,7 @@ static void token_load(struct mx_client *c)
         if (memchr(data, '\0', len))
             data[0] = '\0'; /* embedded NUL: garbage */
         g_strstrip(data);
-        if (valid_token(data)) {
+        if (mx_valid_token(data)) {
             g_free(c->since);
             c->since = g_strdup(data);
             log_info("mx: resuming sync from the saved token");
@@ -102,7 +106,9 @@ static gboolean sync_timer_fired(gpointer data)
     c->sync_timer = NULL;
     if (!c->running)
         return G_SOURCE_REMOVE;
-    if (!c->filter)
+    if (c->gap)
+        mx_gap_resume(c);
+    else if (!c->filter)
         filter_upload(c);
     else
         sync_request(c);
@@ -148,7 +154,7 @@ static void sync_backoff(struct mx_client *c, enum mx_sync_state st, uint32_t de
     c->sync_timer = mx_timer_start(c, delay, sync_timer_fired, c);
 }
 
-static void sync_failed(struct mx_client *c, const struct http_response *resp)
+void mx_sync_failed(struct mx_client *c, const struct http_response *resp)
 {
     json_t *ebody;
     char errcode[MX_ERRCODE_MAX + 1];
@@ -188,7 +194,7 @@ static void sync_failed(struct mx_client *c, const struct http_response *resp)
     }
 }
 
-static void sync_recovered(struct mx_client *c)
+void mx_sync_recovered(struct mx_client *c)
 {
     if (c->sync_state != MX_SYNC_OK)
         log_info("mx: homeserver reachable again");
@@ -201,7 +207,7 @@ static void start_failed(struct mx_client *c, int err)
 {
     struct http_response r = {.status = 0, .err = err, .error = g_strerror(err), .body = ""};
     r.retry_after_ms = -1;
-    sync_failed(c, &r);
+    mx_sync_failed(c, &r);
 }
 
 /* --- filter --- */
@@ -213,14 +219,14 @@ static void filter_done(const struct http_response *resp, void *arg)
     if (resp->status >= 200 && resp->status < 300) {
         json_t *j = json_loadb(resp->body, resp->body_len, 0, NULL);
         const char *id = json_string_value(json_object_get(j, "filter_id"));
-        if (id && strlen(id) <= MX_ID_MAX && valid_token(id)) {
+        if (id && strlen(id) <= MX_ID_MAX && mx_valid_token(id)) {
             c->filter = g_strdup(id);
             json_decref(j);
             log_debug("mx: filter %s uploaded", c->filter);
             /* After a refused /sync the filter was only a suspect: the backoff keeps growing
              * until a /sync is accepted. */
             if (c->sync_state != MX_SYNC_REFUSED)
-                sync_recovered(c);
+                mx_sync_recovered(c);
             sync_request(c);
             return;
         }
@@ -228,7 +234,7 @@ static void filter_done(const struct http_response *resp, void *arg)
         struct http_response bad = *resp;
         bad.status = 0;
         bad.error = "filter upload answered without a filter_id";
-        sync_failed(c, &bad);
+        mx_sync_failed(c, &bad);
         return;
     }
     json_t *ebody;
@@ -237,7 +243,7 @@ static void filter_done(const struct http_response *resp, void *arg)
     mx_parse_error(resp, &ebody, errcode, &ra);
     json_decref(ebody);
     if (mx_transient(resp) || strcmp(errcode, "M_UNKNOWN_TOKEN") == 0) {
-        sync_failed(c, resp);
+        mx_sync_failed(c, resp);
         return;
     }
     /* /sync takes the filter inline just as well. */
@@ -282,9 +288,57 @@ static json_t *events_of(json_t *room, const char *section)
     return json_is_array(evs) ? evs : NULL;
 }
 
-/* Returns false when a handler freed the client. */
+/* Applies and hands out timeline events in order, but none whose id is in skip. Returns false
+ * when a handler freed the client. */
+static bool dispatch(struct mx_client *c, struct mx_guard *g, struct mx_room *r,
+                     const char *room_id, json_t *evs, GHashTable *skip,
+                     const struct mx_sync_info *si)
+{
+    char ctx[MX_ID_MAX + 8];
+    snprintf(ctx, sizeof(ctx), "room=%s", room_id);
+    json_t *ev;
+    size_t i;
+    json_array_foreach(evs, i, ev)
+    {
+        if (!json_is_object(ev) || !json_is_string(json_object_get(ev, "type"))) {
+            logc_warn(ctx, "mx: skipping a timeline event without a type");
+            continue;
+        }
+        const char *eid = json_string_value(json_object_get(ev, "event_id"));
+        if (eid && skip && g_hash_table_contains(skip, eid))
+            continue;
+        mx_rooms_apply(c, r, ev);
+        if (mx_valid_id(eid, '$'))
+            mx_rooms_set_last_event(r, eid);
+        if (c->h.room_event) {
+            c->h.room_event(c, room_id, ev, si, c->arg);
+            if (!g->alive)
+                return false;
+        }
+    }
+    return true;
+}
+
+/* The ids of the timeline's events, which the gap must not hand out a second time. */
+static GHashTable *timeline_ids(json_t *tl_events)
+{
+    GHashTable *ids = g_hash_table_new(g_str_hash, g_str_equal);
+    json_t *ev;
+    size_t i;
+    json_array_foreach(tl_events, i, ev)
+    {
+        const char *eid = json_string_value(json_object_get(ev, "event_id"));
+        if (eid)
+            g_hash_table_add(ids, (gpointer)eid);
+    }
+    return ids;
+}
+
+/* gap: the events between the previous batch and this timeline, oldest first, when the
+ * timeline was limited and the gap was fetched. Returns false when a handler freed the
+ * client. */
 static bool handle_join(struct mx_client *c, struct mx_guard *g, const char *room_id, json_t *v,
-                        const struct mx_sync_info *si)
+                        const struct mx_sync_info *si, json_t *gap)
 {
     char ctx[MX_ID_MAX + 8];
     snprintf(ctx, sizeof(ctx), "room=%s", room_id);
@@ -298,6 +352,18 @@ static bool handle_join(struct mx_client *c, struct mx_guard *g, const char *roo
     if (!r)
         r = mx_rooms_get(c, room_id, true);
 
+    json_t *tl = json_object_get(v, "timeline");
+    json_t *tl_events = events_of(v, "timeline");
+    if (gap && json_array_size(gap)) {
+        /* Before the state section: that is the state at the start of the timeline, after the
+         * gap, so applying it next leaves the model as the timeline's first event expects. */
+        GHashTable *skip = timeline_ids(tl_events);
+        bool alive = dispatch(c, g, r, room_id, gap, skip, si);
+        g_hash_table_destroy(skip);
+        if (!alive)
+            return false;
+    }
+
     json_t *ev;
     size_t i;
     json_array_foreach(events_of(v, "state"), i, ev)
@@ -306,25 +372,13 @@ static bool handle_join(struct mx_client *c, struct mx_guard *g, const char *roo
     }
     mx_rooms_set_membership(r, c->user_id, MX_MEMBERSHIP_JOIN);
 
-    json_t *tl = json_object_get(v, "timeline");
     /* A room joined since the last batch comes with a window of its history, which Synapse
-     * always marks limited: only a gap in a room we were following loses anything. */
-    if (!si->initial && !newly_joined && json_is_true(json_object_get(tl, "limited")))
-        logc_warn(ctx, "mx: /sync timeline was limited: earlier events were skipped");
-    json_array_foreach(events_of(v, "timeline"), i, ev)
-    {
-        if (!json_is_object(ev) || !json_is_string(json_object_get(ev, "type"))) {
-            logc_warn(ctx, "mx: skipping a timeline event without a type");
-            continue;
-        }
-        mx_rooms_apply(c, r, ev);
-        if (c->h.room_event) {
-            c->h.room_event(c, room_id, ev, si, c->arg);
-            if (!g->alive)
-                return false;
-        }
-    }
-    return true;
+     * always marks limited: only a gap in a room we were following loses anything, and that
+     * gap was fetched unless the homeserver gave no prev_batch to fetch it from. */
+    if (!si->initial && !newly_joined && !gap && json_is_true(json_object_get(tl, "limited")))
+        logc_warn(ctx, "mx: /sync timeline was limited without a prev_batch: earlier events "
+                       "were skipped");
+    return dispatch(c, g, r, room_id, tl_events, NULL, si);
 }
 
 static bool handle_invite(struct mx_client *c, struct mx_guard *g, const char *room_id, json_t *v,
@@ -365,7 +419,7 @@ static bool handle_invite(struct mx_client *c, struct mx_guard *g, const char *r
     return true;
 }
 
-static bool handle_batch(struct mx_client *c, json_t *root)
+static bool handle_batch(struct mx_client *c, json_t *root, GHashTable *gaps)
 {
     struct mx_sync_info si = {.initial = c->req_initial};
     struct mx_guard g;
@@ -388,7 +442,8 @@ static bool handle_batch(struct mx_client *c, json_t *root)
     }
     json_object_foreach(json_object_get(rooms, "join"), room_id, v)
     {
-        if (room_id_ok(room_id, v) && !handle_join(c, &g, room_id, v, &si))
+        json_t *gap = gaps ? g_hash_table_lookup(gaps, room_id) : NULL;
+        if (room_id_ok(room_id, v) && !handle_join(c, &g, room_id, v, &si, gap))
             return false;
     }
     json_object_foreach(json_object_get(rooms, "invite"), room_id, v)
@@ -408,43 +463,25 @@ bool mx_sync_feed(struct mx_client *c, const char *body, size_t len)
 {
     json_t *root = json_loadb(body, len, 0, NULL);
     if (!json_is_object(root) ||
-        !valid_token(json_string_value(json_object_get(root, "next_batch")))) {
+        !mx_valid_token(json_string_value(json_object_get(root, "next_batch")))) {
         json_decref(root);
         return true;
     }
     c->in_batch = true;
-    bool alive = handle_batch(c, root);
+    bool alive = handle_batch(c, root, NULL);
     json_decref(root);
     if (alive)
         c->in_batch = false;
     return alive;
 }
 
-static void sync_done(const struct http_response *resp, void *arg)
+void mx_sync_handle(struct mx_client *c, json_t *root, char *next, GHashTable *gaps)
 {
-    struct mx_client *c = arg;
-    c->sync_call = NULL;
-    if (resp->status < 200 || resp->status >= 300) {
-        sync_failed(c, resp);
-        return;
-    }
-    json_error_t jerr;
-    json_t *root = json_loadb(resp->body, resp->body_len, 0, &jerr);
-    const char *nb = json_string_value(json_object_get(root, "next_batch"));
-    if (!json_is_object(root) || !valid_token(nb)) {
-        json_decref(root);
-        struct http_response bad = *resp;
-        bad.status = 0;
-        bad.error = "malformed /sync response";
-        sync_failed(c, &bad);
-        return;
-    }
-    sync_recovered(c);
-    c->sync_refused = 0;
-    char *next = g_strdup(nb);
     c->in_batch = true;
-    bool alive = handle_batch(c, root);
+    bool alive = handle_batch(c, root, gaps);
     json_decref(root);
+    if (gaps)
+        g_hash_table_destroy(gaps);
     if (!alive) {
         g_free(next);
         return;
@@ -457,9 +494,38 @@ static void sync_done(const struct http_response *resp, void *arg)
         sync_request(c);
 }
 
+static void sync_done(const struct http_response *resp, void *arg)
+{
+    struct mx_client *c = arg;
+    c->sync_call = NULL;
+    if (resp->status < 200 || resp->status >= 300) {
+        mx_sync_failed(c, resp);
+        return;
+    }
+    json_error_t jerr;
+    json_t *root = json_loadb(resp->body, resp->body_len, 0, &jerr);
+    const char *nb = json_string_value(json_object_get(root, "next_batch"));
+    if (!json_is_object(root) || !mx_valid_token(nb)) {
+        json_decref(root);
+        struct http_response bad = *resp;
+        bad.status = 0;
+        bad.error = "malformed /sync response";
+        mx_sync_failed(c, &bad);
+        return;
+    }
+    mx_sync_recovered(c);
+    c->sync_refused = 0;
+    char *next = g_strdup(nb);
+    /* A limited timeline in a room we follow: its gap is fetched first, and the batch (and
+     * its token) waits for it. */
+    if (mx_gap_begin(c, root, next, c->req_initial))
+        return;
+    mx_sync_handle(c, root, next, NULL);
+}
+
 static void sync_request(struct mx_client *c)
 {
-    if (c->sync_call || c->sync_timer)
+    if (c->sync_call || c->sync_timer || c->gap)
         return;
     c->req_initial = c->since == NULL;
     uint32_t timeout = c->req_initial ? 0 : c->sync_timeout_ms;
@@ -528,12 +594,14 @@ void mx_client_stop(struct mx_client *c)
         c->sync_call = NULL;
     }
     mx_timer_stop(&c->sync_timer);
+    mx_gap_free(c);
     log_info("mx: sync stopped");
 }
 
 void mx_sync_free(struct mx_client *c)
 {
     mx_client_stop(c);
+    mx_gap_free(c);
     g_free(c->filter);
     g_free(c->since);
     c->filter = c->since = NULL;

@@ -65,6 +65,10 @@ static void req_free(gpointer p)
     g_free(r->timeout);
     g_free(r->body);
     g_free(r->auth);
+    g_free(r->from);
+    g_free(r->to);
+    g_free(r->dir);
+    g_free(r->limit);
     g_free(r);
 }
 
@@ -158,6 +162,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *con, const char
     r->since = dup_arg(con, "since");
     r->filter = dup_arg(con, "filter");
     r->timeout = dup_arg(con, "timeout");
+    r->from = dup_arg(con, "from");
+    r->to = dup_arg(con, "to");
+    r->dir = dup_arg(con, "dir");
+    r->limit = dup_arg(con, "limit");
     r->body = g_strdup(cn->body->str);
     const char *auth = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Authorization");
     r->auth = g_strdup(auth ? auth : "");
@@ -290,9 +298,18 @@ GPtrArray *hs_reqs(const char *method, const char *path_part)
             (path_part && !strstr(r->path, path_part)))
             continue;
         struct hs_req *c = g_new0(struct hs_req, 1);
-        *c = (struct hs_req){
-            g_strdup(r->method),  g_strdup(r->path), g_strdup(r->since), g_strdup(r->filter),
-            g_strdup(r->timeout), g_strdup(r->body), g_strdup(r->auth),  r->t_us};
+        *c = (struct hs_req){.method = g_strdup(r->method),
+                             .path = g_strdup(r->path),
+                             .since = g_strdup(r->since),
+                             .filter = g_strdup(r->filter),
+                             .timeout = g_strdup(r->timeout),
+                             .body = g_strdup(r->body),
+                             .auth = g_strdup(r->auth),
+                             .t_us = r->t_us,
+                             .from = g_strdup(r->from),
+                             .to = g_strdup(r->to),
+                             .dir = g_strdup(r->dir),
+                             .limit = g_strdup(r->limit)};
         g_ptr_array_add(out, c);
     }
     pthread_mutex_unlock(&H.lock);

@@ -24,7 +24,8 @@ struct hs_req {
     char *timeout;
     char *body;
     char *auth;
-    gint64 t_us; /* monotonic arrival time */
+    gint64 t_us;                   /* monotonic arrival time */
+    char *from, *to, *dir, *limit; /* /messages' query arguments */
 };
 
 struct hs_rule;

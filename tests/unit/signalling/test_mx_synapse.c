@@ -50,6 +50,7 @@ static void test_newly_joined_room_limited_is_no_gap(void **state)
                    "'!d:hs':{'timeline':{'limited':true,'events':[" OWN_JOIN "]}}}}}");
     wait_synced(&t, 2);
     assert_int_equal(occurrences(logged->str, LIMITED_LINE), 0);
+    assert_int_equal(hs_count("GET", "/messages"), 0); /* nothing to fetch: no gap */
     assert_int_equal(mx_room_membership(t.mx, "!i:hs", BOT), MX_MEMBERSHIP_JOIN);
     assert_int_equal(mx_room_joined_count(t.mx, "!i:hs"), 2);
     assert_int_equal(mx_room_membership(t.mx, "!d:hs", BOT), MX_MEMBERSHIP_JOIN);

@@ -41,7 +41,7 @@ static void test_filter_then_sync(void **state)
     assert_non_null(fj);
     json_t *room = json_object_get(fj, "room");
     assert_int_equal(
-        json_integer_value(json_object_get(json_object_get(room, "timeline"), "limit")), 20);
+        json_integer_value(json_object_get(json_object_get(room, "timeline"), "limit")), 100);
     assert_true(
         json_is_false(json_object_get(json_object_get(room, "state"), "lazy_load_members")));
     json_decref(fj);

@@ -25,6 +25,18 @@
  * Timestamps and sequence numbers run on across every switch (audio_stream.h). DTMF is relayed
  * the same way in both modes.
  *
+ * Large rooms: each tick mixes only the few members who are talking (active speakers: at most
+ * CONF_SPEAKERS, chosen by their frames' RFC 6464 or measured levels, each keeping its slot
+ * through pauses shorter than a hangover, and displaced before that only by someone clearly
+ * louder). Everyone who is not a speaker hears the same mix of them; a speaker hears it without
+ * itself, through its own encoder. The shared mix is encoded once per distinct output (format
+ * and encoder settings) and that payload is pushed to each of its listeners (push_packets:
+ * each leg still stamps it with its own SSRC, sequence numbers, timestamps and protection);
+ * ports without the payload ops are written the mix. A member becoming a speaker primes its
+ * own encoder with the shared audio it heard last (resume_encoding), so the switch does not
+ * blend stale encoder state in. A member's frames below the speakers' are not heard at all
+ * (nobody hears a fifth talker over four louder ones until one of them stops).
+ *
  * DTMF is relayed, not mixed: a digit one member sends (conf_member_dtmf(), from whatever
  * thread its leg receives on) waits in that member's small queue until the next tick, which
  * hands it to every other member's port (send_dtmf) before writing their audio, so each leg
@@ -76,6 +88,10 @@ struct conf_port {
      * once more; force: switch now). resume_encoding: before the first write after pushes:
      * primes the encoder with that audio. */
     struct audio_format format;
+    /* With format, push_packets and resume_encoding: the settings of the port's encoder. Members
+     * of one format and equal settings who hear the same mix get it encoded once, the same
+     * payload pushed to each (see "Large rooms"). */
+    struct audio_encoder_cfg enc_cfg;
     int (*pull_packets)(void *obj, struct audio_fwd *fwd);
     int (*push_packets)(void *obj, const struct audio_fwd *fwd);
     int (*resume_decoding)(void *obj, int16_t *pcm, bool force);
@@ -136,6 +152,9 @@ int conf_room_join(struct conf_room *room, const struct conf_port *port, const c
  * The others do not miss a tick. NULL is accepted. */
 void conf_member_leave(struct conf_member *mb);
 
+/* Members mixed at most in one tick (the active speakers). */
+#define CONF_SPEAKERS 4
+
 /* Digits not yet relayed that one member may have queued. */
 #define CONF_DTMF_QUEUE 16
 
@@ -158,6 +177,7 @@ struct conf_member_stats {
     uint64_t ticks;            /* frames read from and written to the port */
     uint64_t frames_mixed;     /* frames the others heard decoded and mixed (not silent, muted) */
     uint64_t frames_forwarded; /* frames whose payloads went to the other member undecoded */
+    uint64_t frames_shared;    /* frames it was sent as the room's mix encoded once for many */
     uint64_t frames_silent;
     uint64_t write_errors; /* port write() returned non-zero (EAGAIN before connecting...) */
     uint64_t dtmf_in;      /* digits from the member, relayed to the room */
@@ -165,6 +185,7 @@ struct conf_member_stats {
     /* -dBov of the last frame read, 127 for silence (RFC 6464 scale); for a forwarded frame
      * the sender's own figure when its leg negotiated the level extension, else 127. */
     uint8_t last_level;
+    bool speaker; /* holds one of the room's speaker slots: its frames are mixed */
 };
 
 /* Lock-free; safe from any thread while the member exists. */

@@ -75,6 +75,7 @@ void conf_port_from_audio_stream(struct conf_port *p, struct audio_stream *as)
     p->send_dtmf = port_send_dtmf;
     p->attach = port_attach;
     audio_stream_format(as, &p->format);
+    audio_stream_encoder_cfg(as, &p->enc_cfg);
     p->pull_packets = port_pull;
     p->push_packets = port_push;
     p->resume_decoding = port_resume_decoding;

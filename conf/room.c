@@ -23,10 +23,26 @@
  * muted, a packet boundary not reached yet). A direction leaves forwarding at a packet's end:
  * until then (a tick or two for 40 or 60 ms packets) the member keeps forwarding to the same
  * partner even in a room that mixes, and is not in the mix.
+ *
+ * Large rooms (conf.h): reading a member only decodes what its sender did not say was quiet
+ * (audio_stream.c), the speakers are picked after everyone is read, and only their frames are
+ * summed. Each distinct output (conf_output: format and encoder settings) encodes the shared mix
+ * at most once per tick, the first time a listener of it is written, with an encoder of the
+ * room's own made on first use; the payload goes to each of its listeners by push_packets. A
+ * member whose frame was in the last tick's mix is not given the shared payload on this one
+ * (the encoder's look-ahead holds a few ms of that mix, its own voice among it): it stays on its
+ * own encoder a tick longer.
  */
 
 /* Ticks a member may keep forwarding to reach a packet's end (a 120 ms packet needs five). */
 #define CONF_FWD_HOLD_MAX 6
+/* Active speakers: a frame this loud (-dBov below it) takes or holds a slot; a speaker keeps
+ * its slot through pauses of up to the hangover; a member displaces the weakest speaker only
+ * when its level (smoothed over a few frames) is this many dB above that speaker's. */
+#define SPEAKER_LEVEL  70
+#define SPEAKER_HANG   25 /* ticks: 500 ms */
+#define SPEAKER_MARGIN 6
+#define LVL_SILENT     (127 * 16) /* smoothed levels are in 1/16 dB */
 #include "conf/conf.h"
 
 #include <errno.h>
@@ -40,11 +56,26 @@
 #include "base/mem.h"
 #include "conf/clock.h"
 #include "conf/mix.h"
+#include "media/audio_level.h"
 #include "media/dtmf.h"
 
 struct conf_dtmf {
     char digit;
     uint16_t ms;
+};
+
+/* One distinct output of the room's shared mix: a format and the encoder settings that change
+ * the payload. Its encoder is made the first time someone hears it. Under the room's lock. */
+struct conf_output {
+    struct audio_format fmt;
+    struct audio_encoder_cfg cfg;
+    struct audio_encoder *enc;
+    unsigned users;     /* members whose port it fits */
+    uint64_t used_tick; /* the last tick it was encoded on */
+    bool done;          /* encoded this tick (err says how) */
+    int err;
+    struct audio_fwd fwd; /* this tick's payload, as a forwarded frame */
+    uint8_t payload[1500];
 };
 
 struct conf_member {
@@ -55,7 +86,19 @@ struct conf_member {
 
     /* Written by the clock during a tick, under the room's lock. */
     bool talking;
+    uint8_t level; /* this tick's frame, -dBov */
     struct audio_frame_info info;
+
+    /* Active speakers and the shared mix, under the room's lock. */
+    bool speaker;            /* holds a slot: its frames are mixed */
+    unsigned hang;           /* ticks of hangover left */
+    unsigned lvl;            /* smoothed level (1/16 dB), frozen while in hangover */
+    struct conf_output *out; /* its shared output, NULL: always written */
+    bool shared_in;          /* it was pushed the shared payload on the last tick */
+    bool mixed;              /* its frame is in this tick's mix */
+    bool mixed_last;         /* and in the last tick's */
+    atomic_bool speaker_pub; /* == speaker, for lock-free readers */
+    atomic_uint_fast64_t frames_shared;
     int16_t in[AUDIO_FRAME_SAMPLES];
 
     /* Passthrough, under the room's lock. */
@@ -103,6 +146,13 @@ struct conf_room {
     bool fwd;                           /* two members of one format: forwarding */
     atomic_bool fwd_pub;                /* == fwd, for lock-free readers */
     int16_t prime[AUDIO_FRAME_SAMPLES]; /* what a listener heard last, on a switch to mixing */
+
+    struct conf_member *spk[CONF_SPEAKERS]; /* the active speakers */
+    unsigned nspk;
+    struct conf_output **outs; /* distinct shared outputs */
+    unsigned nouts, outs_cap;
+    uint64_t tick_no;
+    int16_t heard[AUDIO_FRAME_SAMPLES]; /* last tick's shared mix: primes a new speaker */
 };
 
 static inline void stat_inc(atomic_uint_fast64_t *c)
@@ -121,6 +171,9 @@ static void room_destroy(void *arg)
         logc_debug(r->log_ctx, "conference room freed");
     }
     free(r->members);
+    for (unsigned i = 0; i < r->nouts; i++)
+        mem_deref(r->outs[i]);
+    free(r->outs);
     pthread_mutex_destroy(&r->lock);
     pthread_mutex_destroy(&r->dtmf_lock);
     mem_deref(r->clock);
@@ -188,6 +241,35 @@ static bool port_can_forward(const struct conf_port *p)
            p->format.clock_rate;
 }
 
+/* The ops that let a port be sent the shared mix's payload, and priming on the way back. */
+static bool port_can_share(const struct conf_port *p)
+{
+    return p->push_packets && p->resume_encoding && p->format.clock_rate;
+}
+
+static void output_destroy(void *arg)
+{
+    struct conf_output *o = arg;
+    mem_deref(o->enc);
+}
+
+static bool output_equal(const struct conf_output *a, const struct conf_output *b)
+{
+    return audio_format_equal(&a->fmt, &b->fmt) && a->cfg.bitrate == b->cfg.bitrate &&
+           a->cfg.complexity == b->cfg.complexity && a->cfg.fec == b->cfg.fec &&
+           a->cfg.dtx == b->cfg.dtx;
+}
+
+/* Under the room's lock: the room's output of that kind, or NULL. */
+static struct conf_output *find_output(struct conf_room *r, const struct conf_output *like)
+{
+    for (unsigned i = 0; i < r->nouts; i++) {
+        if (output_equal(r->outs[i], like))
+            return r->outs[i];
+    }
+    return NULL;
+}
+
 /* Under the room's lock, after a join or a leave: whether the room now forwards, and a line for
  * the log when that changed (or when two members must be mixed for their formats). */
 static bool update_mode(struct conf_room *r, char *why, size_t len)
@@ -234,8 +316,22 @@ int conf_room_join(struct conf_room *room, const struct conf_port *port, const c
     }
     mb->port = *port;
     mb->can_forward = port_can_forward(port);
+    mb->lvl = LVL_SILENT;
     atomic_init(&mb->muted, false);
     atomic_init(&mb->last_level, 127);
+    /* A port that can be sent payloads hears the shared mix encoded once: its output, made here
+     * in case the room has none of its kind yet (dropped below if it has). */
+    struct conf_output *newout = NULL;
+    if (port_can_share(port)) {
+        newout = mem_zalloc(sizeof(*newout), output_destroy);
+        if (!newout) {
+            mem_deref(mb->label);
+            mem_deref(mb);
+            return ENOMEM;
+        }
+        newout->fmt = port->format;
+        newout->cfg = port->enc_cfg;
+    }
 
     int err = 0;
     pthread_mutex_lock(&room->lock);
@@ -257,6 +353,25 @@ int conf_room_join(struct conf_room *room, const struct conf_port *port, const c
         }
         room->scheduled = true;
     }
+    if (newout) {
+        mb->out = find_output(room, newout);
+        if (!mb->out) {
+            if (room->nouts == room->outs_cap) {
+                unsigned cap = room->outs_cap ? room->outs_cap * 2 : 2;
+                struct conf_output **ov = realloc(room->outs, cap * sizeof(*ov));
+                if (!ov) {
+                    err = ENOMEM;
+                    goto out;
+                }
+                room->outs = ov;
+                room->outs_cap = cap;
+            }
+            room->outs[room->nouts++] = newout;
+            mb->out = newout;
+            newout = NULL;
+        }
+        mb->out->users++;
+    }
     mb->room = mem_ref(room);
     room->members[room->n++] = mb;
     atomic_store_explicit(&room->count, room->n, memory_order_relaxed);
@@ -264,6 +379,7 @@ int conf_room_join(struct conf_room *room, const struct conf_port *port, const c
     bool changed = update_mode(room, why, sizeof(why));
 out:
     pthread_mutex_unlock(&room->lock);
+    mem_deref(newout);
     if (err) {
         mem_deref(mb->label);
         mem_deref(mb);
@@ -299,10 +415,23 @@ void conf_member_leave(struct conf_member *mb)
             room->members[i]->fwd_to = NULL;
         room->members[i]->fwd_src = NULL;
     }
+    for (unsigned i = 0; i < room->nspk; i++) {
+        if (room->spk[i] == mb)
+            room->spk[i--] = room->spk[--room->nspk];
+    }
+    struct conf_output *gone = NULL;
+    if (mb->out && --mb->out->users == 0) {
+        for (unsigned i = 0; i < room->nouts; i++) {
+            if (room->outs[i] == mb->out)
+                room->outs[i] = room->outs[--room->nouts];
+        }
+        gone = mb->out;
+    }
     atomic_store_explicit(&room->count, room->n, memory_order_relaxed);
     char why[256];
     bool changed = update_mode(room, why, sizeof(why));
     pthread_mutex_unlock(&room->lock);
+    mem_deref(gone);
     if (changed)
         logc_info(room->log_ctx, "%s", why);
     /* The clock is out of the room and will not find mb again: the port is the caller's, once
@@ -375,6 +504,8 @@ void conf_member_get_stats(const struct conf_member *mb, struct conf_member_stat
     st->ticks = atomic_load_explicit(&mb->ticks, memory_order_relaxed);
     st->frames_mixed = atomic_load_explicit(&mb->frames_mixed, memory_order_relaxed);
     st->frames_forwarded = atomic_load_explicit(&mb->frames_forwarded, memory_order_relaxed);
+    st->frames_shared = atomic_load_explicit(&mb->frames_shared, memory_order_relaxed);
+    st->speaker = atomic_load_explicit(&mb->speaker_pub, memory_order_relaxed);
     st->frames_silent = atomic_load_explicit(&mb->frames_silent, memory_order_relaxed);
     st->write_errors = atomic_load_explicit(&mb->write_errors, memory_order_relaxed);
     st->dtmf_in = atomic_load_explicit(&mb->dtmf_in, memory_order_relaxed);
@@ -506,32 +637,146 @@ static void read_member(struct conf_room *r, struct conf_member *const *mv, unsi
 
     bool silent = mb->info.kind == AUDIO_FRAME_SILENT;
     mb->talking = !silent && !muted;
-    atomic_store_explicit(&mb->last_level, frame_level(mb), memory_order_relaxed);
+    mb->level = frame_level(mb);
+    atomic_store_explicit(&mb->last_level, mb->level, memory_order_relaxed);
     if (silent)
         stat_inc(&mb->frames_silent);
-    if (mb->talking) {
-        conf_mix_add(&r->mix, mb->in);
-        stat_inc(&mb->frames_mixed);
+}
+
+static void set_speaker(struct conf_member *mb, bool on)
+{
+    logc_debug(mb->room->log_ctx, "%s %s the speakers", mb->label, on ? "joins" : "leaves");
+    mb->speaker = on;
+    atomic_store_explicit(&mb->speaker_pub, on, memory_order_relaxed);
+}
+
+/*
+ * Who is mixed this tick: at most CONF_SPEAKERS members. A member talking louder than
+ * SPEAKER_LEVEL takes a free slot, or the slot of the weakest speaker when its smoothed level is
+ * SPEAKER_MARGIN dB above that one's; a speaker keeps its slot through SPEAKER_HANG ticks of
+ * pause (its level frozen meanwhile, so a pause alone does not make it the weakest). Cost: one
+ * pass over the members, and a pass over the few slots for each member talking without one.
+ */
+static void select_speakers(struct conf_room *r, struct conf_member *const *mv, unsigned n)
+{
+    for (unsigned i = 0; i < r->nspk; i++) {
+        struct conf_member *mb = r->spk[i];
+        if (mb->talking && mb->level < SPEAKER_LEVEL) {
+            mb->hang = SPEAKER_HANG;
+        } else if (mb->hang) {
+            mb->hang--;
+        } else {
+            set_speaker(mb, false);
+            mb->lvl = LVL_SILENT;
+            r->spk[i--] = r->spk[--r->nspk];
+        }
+    }
+    for (unsigned i = 0; i < n; i++) {
+        struct conf_member *mb = mv[i];
+        bool active = mb->talking && mb->level < SPEAKER_LEVEL;
+        if (!active) {
+            if (!mb->speaker)
+                mb->lvl = LVL_SILENT;
+            continue;
+        }
+        mb->lvl = (mb->lvl * 3 + (unsigned)mb->level * 16) / 4;
+        if (mb->speaker)
+            continue;
+        if (r->nspk < CONF_SPEAKERS) {
+            r->spk[r->nspk++] = mb;
+            set_speaker(mb, true);
+            mb->hang = SPEAKER_HANG;
+            continue;
+        }
+        unsigned w = 0;
+        for (unsigned k = 1; k < r->nspk; k++) {
+            if (r->spk[k]->lvl > r->spk[w]->lvl)
+                w = k;
+        }
+        if (mb->lvl + SPEAKER_MARGIN * 16 < r->spk[w]->lvl) {
+            set_speaker(r->spk[w], false);
+            r->spk[w]->lvl = LVL_SILENT;
+            r->spk[w] = mb;
+            set_speaker(mb, true);
+            mb->hang = SPEAKER_HANG;
+        }
     }
 }
 
+/* The shared mix encoded for output o, once per tick: 0 with o->fwd ready, or an errno. */
+static int shared_payload(struct conf_room *r, struct conf_output *o, const int16_t *all,
+                          uint8_t level)
+{
+    if (o->done)
+        return o->err;
+    o->done = true;
+    if (!o->enc) {
+        o->err = audio_encoder_alloc(&o->enc, o->fmt.codec, &o->cfg);
+        if (o->err) {
+            o->enc = NULL;
+            logc_warn(r->log_ctx, "cannot make the shared mix's encoder (%s)", strerror(o->err));
+            return o->err;
+        }
+    }
+    size_t len = 0;
+    bool dtx = false;
+    if (o->used_tick + 1 != r->tick_no) /* idle since: start from what was heard last */
+        (void)audio_encoder_encode(o->enc, r->heard, o->payload, sizeof(o->payload), &len, &dtx);
+    o->used_tick = r->tick_no;
+    o->err = audio_encoder_encode(o->enc, all, o->payload, sizeof(o->payload), &len, &dtx);
+    if (o->err)
+        return o->err;
+    o->fwd.mixed = true;
+    o->fwd.gap = dtx && o->cfg.dtx;
+    o->fwd.n = o->fwd.gap ? 0 : 1;
+    o->fwd.pkt[0] = (struct audio_fwd_pkt){
+        .payload = o->payload,
+        .len = len,
+        .offset = 0,
+        .duration = audio_codec_frame_units(o->fmt.codec),
+        .level = level,
+        .voice = audio_level_is_voice(level),
+        .level_known = true,
+    };
+    return 0;
+}
+
 /* Gives the member its 20 ms: the payloads forwarded to it, else its N-1 of the mix. */
-static void write_member(struct conf_room *r, struct conf_member *mb, const int16_t *all)
+static void write_member(struct conf_room *r, struct conf_member *mb, const int16_t *all,
+                         unsigned *level)
 {
     int err;
     if (mb->fwd_src) {
         err = mb->port.push_packets(mb->port.obj, &mb->fwd_src->fwd);
         mb->fwd_in = true;
         mb->fwd_src = NULL;
+        mb->shared_in = false; /* the way back from forwarding primes it (read_member) */
     } else {
         mb->fwd_in = false; /* primed on the way back when its source could say with what */
+        /* Not the shared payload on the tick after its own frame was in the mix: the shared
+         * encoder's look-ahead still carries a few ms of that mix. */
+        if (!mb->speaker && !mb->mixed_last && mb->out) {
+            if (*level > 127)
+                *level = conf_mix_level(all, AUDIO_FRAME_SAMPLES);
+            if (shared_payload(r, mb->out, all, (uint8_t)*level) == 0) {
+                err = mb->port.push_packets(mb->port.obj, &mb->out->fwd);
+                mb->shared_in = true;
+                stat_inc(&mb->frames_shared);
+                goto done;
+            }
+        }
+        if (mb->shared_in) { /* its own encoder again: from the audio it heard last */
+            mb->port.resume_encoding(mb->port.obj, r->heard);
+            mb->shared_in = false;
+        }
         const int16_t *out = all;
-        if (mb->talking) {
+        if (mb->mixed) {
             conf_mix_minus(&r->mix, mb->in, r->out);
             out = r->out;
         }
         err = mb->port.write(mb->port.obj, out);
     }
+done:
     if (err != 0)
         stat_inc(&mb->write_errors);
 }
@@ -547,19 +792,35 @@ bool conf_room_clock_tick(struct conf_room *r, uint64_t now_us)
     }
     struct conf_member *const *mv = r->members;
 
+    r->tick_no++;
     conf_mix_begin(&r->mix);
     for (unsigned i = 0; i < n; i++)
         read_member(r, mv, i);
+    select_speakers(r, mv, n);
+    for (unsigned i = 0; i < r->nspk; i++) {
+        struct conf_member *mb = r->spk[i];
+        if (mb->talking) {
+            conf_mix_add(&r->mix, mb->in);
+            mb->mixed = true;
+            stat_inc(&mb->frames_mixed);
+        }
+    }
     const int16_t *all = conf_mix_end(&r->mix);
     relay_dtmf(r, mv, n);
 
+    for (unsigned i = 0; i < r->nouts; i++)
+        r->outs[i]->done = false;
+    unsigned level = 128; /* the shared mix's, measured when first needed */
     for (unsigned i = 0; i < n; i++) {
         struct conf_member *mb = mv[i];
-        write_member(r, mb, all);
+        write_member(r, mb, all, &level);
+        mb->mixed_last = mb->mixed;
+        mb->mixed = false;
         if (mb->port.tick)
             mb->port.tick(mb->port.obj, now_us);
         stat_inc(&mb->ticks);
     }
+    memcpy(r->heard, all, sizeof(r->heard));
     pthread_mutex_unlock(&r->lock);
     return true;
 }

@@ -89,6 +89,7 @@ int audio_stream_pull(struct audio_stream *as, struct audio_fwd *fwd)
         return EINVAL;
     fwd->n = 0;
     fwd->gap = false;
+    fwd->mixed = false;
     if (audio_stream_rx_paused(as)) {
         fwd->gap = true;
         as->fwd_rx = true;
@@ -275,7 +276,7 @@ int audio_stream_push(struct audio_stream *as, const struct audio_fwd *fwd)
             as->wrote = true;
             as->last_write_us = now;
             as->last_write_ts = ts;
-            ctr_add(&as->fwd_pushed, 1);
+            ctr_add(fwd->mixed ? &as->shared_pushed : &as->fwd_pushed, 1);
         }
     }
     if (fwd->gap)
@@ -299,7 +300,7 @@ void audio_fwd_before_write(struct audio_stream *as, uint32_t *frame_ts)
 
 void audio_stream_resume_encoding(struct audio_stream *as, const int16_t pcm[AUDIO_FRAME_SAMPLES])
 {
-    if (!as || !pcm)
+    if (!as || !pcm || audio_stream_encoder(as))
         return;
     uint8_t buf[RTP_MAX_PACKET];
     size_t len = 0;

@@ -495,6 +495,27 @@ void audio_stream_level_ext(const struct audio_stream *as, struct rtp_hdr *h, ui
     }
 }
 
+int audio_stream_encoder(struct audio_stream *as)
+{
+    if (as->enc)
+        return 0;
+    int err = audio_encoder_alloc(&as->enc, as->codec, &as->enc_cfg);
+    if (err) {
+        as->enc = NULL;
+        logc_warn(as->log_ctx, "audio: cannot make the encoder (%s)", strerror(err));
+        return err;
+    }
+    as->enc_loss_pct = as->enc_cfg.loss_pct;
+    return 0;
+}
+
+void audio_stream_encoder_cfg(const struct audio_stream *as, struct audio_encoder_cfg *c)
+{
+    memset(c, 0, sizeof(*c));
+    if (as && as->codec == AUDIO_CODEC_OPUS)
+        *c = as->enc_cfg;
+}
+
 int audio_stream_write(struct audio_stream *as, const int16_t pcm[AUDIO_FRAME_SAMPLES])
 {
     if (!as || !pcm)
@@ -510,6 +531,9 @@ int audio_stream_write(struct audio_stream *as, const int16_t pcm[AUDIO_FRAME_SA
         return 0;
     }
 
+    int err = audio_stream_encoder(as);
+    if (err)
+        return err;
     if (as->fec) {
         unsigned loss = atomic_load(&as->remote_loss_pct);
         loss = loss < FEC_LOSS_MIN ? FEC_LOSS_MIN : loss > FEC_LOSS_MAX ? FEC_LOSS_MAX : loss;
@@ -529,7 +553,7 @@ int audio_stream_write(struct audio_stream *as, const int16_t pcm[AUDIO_FRAME_SA
     size_t hdr = rtp_hdr_size(&h);
     size_t olen = 0;
     bool dtx = false;
-    int err = audio_encoder_encode(as->enc, pcm, buf + hdr, RTP_MAX_PACKET - hdr, &olen, &dtx);
+    err = audio_encoder_encode(as->enc, pcm, buf + hdr, RTP_MAX_PACKET - hdr, &olen, &dtx);
     if (err)
         return err;
     ctr_add(&as->frames_encoded, 1);
@@ -615,6 +639,7 @@ void audio_stream_get_stats(struct audio_stream *as, struct audio_stream_stats *
     st->packets_pulled = ctr_get(&as->fwd_pulled);
     st->packets_forwarded = ctr_get(&as->fwd_pushed);
     st->frames_skipped = ctr_get(&as->frames_skipped);
+    st->packets_shared = ctr_get(&as->shared_pushed);
 }
 
 /* ---- lifetime ---- */
@@ -713,8 +738,14 @@ int audio_stream_alloc(struct audio_stream **asp, struct media_transport *t,
         .loss_pct = (uint8_t)as->enc_loss_pct,
         .dtx = as->dtx,
     };
+    as->enc_cfg = ec;
+    /* The encoder is made the first time the stream encodes (most members of a large room hear
+     * a mix encoded once for all of them and never need their own): made and dropped here only
+     * to refuse bad settings now rather than then. */
+    struct audio_encoder *probe = NULL;
     if (!err)
-        err = audio_encoder_alloc(&as->enc, cfg->codec, &ec);
+        err = audio_encoder_alloc(&probe, cfg->codec, &ec);
+    mem_deref(probe);
     if (!err)
         err = audio_decoder_alloc(&as->dec, cfg->codec);
     if (err) {

@@ -99,6 +99,7 @@ struct audio_stream_stats {
         packets_forwarded; /* payloads of another stream sent as they are (audio_stream_push) */
     /* payloads played as silence undecoded: the sender's level said quiet, or Opus DTX */
     uint64_t frames_skipped;
+    uint64_t packets_shared; /* payloads of a mix encoded for several streams (push, mixed) */
 };
 
 /* Called on the worker thread for each telephone-event received (once per event, on its end),
@@ -153,6 +154,11 @@ struct audio_format {
 };
 
 void audio_stream_format(const struct audio_stream *as, struct audio_format *f);
+/* The settings its encoder has, or would have (it is made the first time the stream encodes):
+ * streams of one format and equal settings can send one payload encoded once (Opus; zeros for
+ * the other codecs, which have none). FEC's expected loss follows the peer's reports only in
+ * the stream's own encoder. */
+void audio_stream_encoder_cfg(const struct audio_stream *as, struct audio_encoder_cfg *c);
 bool audio_format_equal(const struct audio_format *a, const struct audio_format *b);
 /* "opus/48000" for logs. */
 const char *audio_format_str(const struct audio_format *f, char *buf, size_t len);
@@ -177,6 +183,9 @@ struct audio_fwd {
     /* Playout went silent within this frame (nothing received, DTX, hold): the next payload
      * starts a talk spurt (marker bit). */
     bool gap;
+    /* Not another stream's payloads but a mix encoded once for several streams (a
+     * conference's shared mix): counted as packets_shared rather than packets_forwarded. */
+    bool mixed;
     struct audio_fwd_pkt pkt[AUDIO_FWD_MAX];
 };
 

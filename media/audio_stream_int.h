@@ -82,12 +82,13 @@ struct audio_stream {
     counter_t rx_packets, rx_bytes, rx_unknown_pt, rx_malformed, rtcp_rx;
     counter_t tx_packets, tx_bytes, rtcp_tx;
     counter_t frames_concealed, frames_fec;
-    counter_t frames_decoded, frames_encoded, fwd_pulled, fwd_pushed, frames_skipped;
+    counter_t frames_decoded, frames_encoded, fwd_pulled, fwd_pushed, frames_skipped, shared_pushed;
     atomic_uint rtt_ms;
     atomic_uint remote_loss_pct; /* what the peer reports losing of our stream */
 
     /* Mixer clock only. */
-    struct audio_encoder *enc;
+    struct audio_encoder *enc; /* NULL until the stream first encodes (audio_stream_encoder) */
+    struct audio_encoder_cfg enc_cfg;
     struct audio_decoder *dec;
     uint16_t tx_seq;
     uint32_t tx_ts;
@@ -179,6 +180,8 @@ void audio_stream_warn_limited(struct audio_stream *as, struct ratelimit *rl, ui
                                const char *what, int err);
 
 /* Mixer clock, audio_stream.c: */
+/* Makes the encoder if the stream has none yet: 0, or an errno (logged). */
+int audio_stream_encoder(struct audio_stream *as);
 /* Sends one RTP packet whose payload (payload_len bytes) is in place after h's header in buf;
  * sets h's sequence number and SSRC. */
 int audio_stream_send_rtp(struct audio_stream *as, struct rtp_hdr *h, uint8_t *buf,

@@ -46,6 +46,7 @@ struct leg {
     struct conf_port port; /* the stream's own port, which the wrapper calls */
     unsigned tone;         /* index in probes */
     bool driven;           /* the phone ran this tick */
+    atomic_bool quiet;     /* the phone sends silence instead of its tone */
     atomic_uint frames;    /* ticks run */
     struct tone_analyser *an;
     float heard[MAXF][NPROBES]; /* dBFS of each probe in each frame the phone played */
@@ -72,7 +73,10 @@ static void drive(struct leg *l)
     uint64_t t = SIM_START_US + (uint64_t)atomic_load(&l->frames) * TICK_US;
     pump_until(&l->p.net, t);
     int16_t pcm[FRAME];
-    tone_gen_fill(&l->p.gen, pcm, FRAME);
+    if (atomic_load(&l->quiet))
+        memset(pcm, 0, sizeof(pcm));
+    else
+        tone_gen_fill(&l->p.gen, pcm, FRAME);
     (void)audio_stream_write(l->p.a, pcm);
     audio_stream_tick(l->p.a, t);
 }
@@ -172,6 +176,7 @@ static struct conf_port leg_port(struct leg *l)
         .send_dtmf = w_send_dtmf,
         .attach = w_attach,
         .format = l->port.format,
+        .enc_cfg = l->port.enc_cfg,
         .pull_packets = w_pull,
         .push_packets = w_push,
         .resume_decoding = w_resume_decoding,
@@ -471,12 +476,101 @@ static void test_codecs_differ_mix(void **state)
     mem_deref(m);
 }
 
+static void hears_steadily(const struct leg *l, unsigned probe, unsigned from, unsigned to)
+{
+    float low;
+    unsigned weak = weak_frames(l, probe, from, to, &low);
+    if (weak > 2 || low < -33.0)
+        fail_msg("probe %u: %u weak frames, the weakest at %.1f dBFS", probe, weak, (double)low);
+}
+
+static struct conf_member_stats mstats(const struct leg *l)
+{
+    struct conf_member_stats st;
+    conf_member_get_stats(l->mb, &st);
+    return st;
+}
+
+/* Five Opus legs, two talking: the three silent ones hear the mix encoded once (pushed to each
+ * of them; their own encoders never made), their input is not decoded; a silent one that starts
+ * talking becomes a speaker on its own encoder, and what its phone hears of the others has no
+ * weak frame across the switch. */
+static void test_shared_encoding(void **state)
+{
+    (void)state;
+    enum { L = 5 };
+    struct conf_mixer *m = NULL;
+    struct conf_room *room = NULL;
+    assert_int_equal(conf_mixer_alloc(&m, 1), 0);
+    assert_int_equal(conf_room_alloc(&room, m, "!shared:test"), 0);
+    struct leg *l[L];
+    for (unsigned i = 0; i < L; i++) {
+        l[i] = leg_new(AUDIO_CODEC_OPUS, i < 2 ? i : 2);
+        atomic_store(&l[i]->quiet, i >= 2);
+    }
+    for (unsigned i = 0; i < L; i++) {
+        char label[16];
+        snprintf(label, sizeof(label), "@l%u:test", i);
+        leg_join(l[i], room, label);
+    }
+    unsigned j0 = wait_frames(l[L - 1], 1);
+    wait_frames(l[L - 1], j0 + 60);
+
+    for (unsigned i = 0; i < L; i++) {
+        struct conf_member_stats ms = mstats(l[i]);
+        struct audio_stream_stats ls = leg_stats(l[i]);
+        if (i < 2) {
+            assert_true(ms.speaker);
+            assert_true(ls.frames_encoded >= 50);
+        } else {
+            assert_false(ms.speaker);
+            assert_true(ms.frames_shared >= 50);
+            assert_true(ls.packets_shared >= 50);
+            assert_int_equal(ls.frames_encoded, 0);
+            assert_int_equal(ls.frames_decoded, 0);
+            assert_true(ls.frames_skipped >= 40);
+        }
+        assert_int_equal(ls.packets_forwarded, 0);
+    }
+
+    /* The last silent one starts talking. */
+    unsigned s = atomic_load(&l[4]->frames);
+    atomic_store(&l[4]->quiet, false);
+    wait_frames(l[4], s + 60);
+    unsigned end = atomic_load(&l[4]->frames);
+    assert_true(mstats(l[4]).speaker);
+    assert_true(leg_stats(l[4]).frames_encoded >= 40);
+    for (unsigned i = 0; i < L; i++)
+        leg_leave(l[i]);
+
+    /* Every tone heard in every frame, but for a dip or two (a jitter buffer settling its delay
+     * drops a frame now and then), switches included. */
+    unsigned settle = j0 + 10;
+    for (unsigned i = 2; i < L; i++) {
+        hears_steadily(l[i], 0, settle, end);
+        hears_steadily(l[i], 1, settle, end);
+    }
+    hears_steadily(l[2], 2, s + 10, end);
+    hears_steadily(l[0], 1, settle, end);
+    hears_steadily(l[1], 0, settle, end);
+    assert_true(loudest(l[0], 0, settle, end) < SELF_DBFS);
+    assert_true(loudest(l[1], 1, settle, end) < SELF_DBFS);
+    assert_true(loudest(l[4], 2, s + 10, end) < SELF_DBFS);
+    for (unsigned i = 0; i < L; i++) {
+        assert_int_equal(l[i]->p.ba.ts_step_bad, 0);
+        leg_free(l[i]);
+    }
+    mem_deref(room);
+    mem_deref(m);
+}
+
 int main(void)
 {
     log_set_level(LOG_LVL_WARN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_forward_three_mix),
         cmocka_unit_test(test_codecs_differ_mix),
+        cmocka_unit_test(test_shared_encoding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,6 +38,9 @@ const serverCpu = arg('server-cpu', '0');
 const loadCpu = arg('load-cpu', '1');
 const TARGET = 99.5;
 const janusBin = process.env.JANUS || 'janus'; // the Janus binary (Debian's by default)
+// MXLOAD: another mxload binary (an older build, to compare the load generator's own cost)
+const mxloadBin = process.env.MXLOAD || binPath('tools/mxcall/mxload');
+const jsonOut = arg('json', null); // every result line, appended to this file
 const keepGoing = process.argv.includes('--keep-going'); // measure past a failure too
 // Janus (libnice) gathers no loopback candidates: every party, both systems, uses the host's
 // first IPv4 address, which stays on the machine all the same.
@@ -71,8 +74,8 @@ async function inBatches(items, size, fn) {
 
 // Runs mxload pinned to the load core; resolves with its "result" line.
 async function runLoad(args, timeoutS) {
-  const proc = await startProcess('taskset', ['-c', loadCpu, binPath('tools/mxcall/mxload'),
-                                              ...args], { name: 'mxload' });
+  const proc = await startProcess('taskset', ['-c', loadCpu, mxloadBin, ...args],
+                                 { name: 'mxload' });
   const st = await Promise.race([
     proc.exited,
     new Promise((r) => setTimeout(() => r('timeout'), timeoutS * 1000)),
@@ -258,13 +261,27 @@ async function idle(rooms) {
 }
 
 const pad = (s, n) => String(s).padStart(n);
+
+// The machine's load beside the figures (it is shared): steal and busy time of all CPUs over a
+// run from /proc/stat, and the 1-minute load average at its end.
+function cpuTimes() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1)
+    .map(Number);
+  return { total: f.reduce((a, b) => a + b, 0), idle: f[3] + f[4], steal: f[7] || 0 };
+}
+function machineLoad(t0) {
+  const t1 = cpuTimes();
+  const d = t1.total - t0.total || 1;
+  return { steal: (100 * (t1.steal - t0.steal)) / d,
+           loadavg: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]) };
+}
 const f1 = (x) => (x == null || x < 0 ? '-' : x.toFixed(1));
 
 console.log(`conference: ${seconds} s window after ${settle} s settle, ${talkers} talkers, ` +
             `Opus 48 kHz 20 ms complexity ${complexity}, server on CPU ${serverCpu}, ` +
             `load on CPU ${loadCpu}`);
 console.log('system          N   CPU%  per-part%  on-time%  worst%  p50 ms  p99 ms  RSS MiB  ' +
-            'KiB/part  heard  load CPU%  set-up s');
+            'KiB/part  heard  load CPU%  us/pkt  us/tx  us/rx  set-up s  loadavg  steal%');
 const capacity = {};
 const failedOnce = {};
 let missing = false;
@@ -280,6 +297,7 @@ for (const system of systems) {
   for (const n of counts) {
     log(`${system} N=${n} ...`);
     let r = null;
+    const t0 = cpuTimes();
     try {
       r = system === 'janus' ? await runJanus(n) : await runSwitchboard(n);
     } catch (e) {
@@ -290,12 +308,24 @@ for (const system of systems) {
       break;
     }
     const rssMiB = r.server_rss_kib / 1024;
+    const m = machineLoad(t0);
+    // mxload's CPU per packet it sent or received, and (newer builds) its send clock's per
+    // packet sent and its receive threads' per packet received
+    const pkts = r.tx_packets + r.rx_packets;
+    const usPkt = pkts ? (r.load_cpu_pct / 100) * r.window_s * 1e6 / pkts : -1;
+    const f2 = (x) => (x == null || x <= 0 ? '-' : x.toFixed(2));
+    if (jsonOut) {
+      writeFileSync(jsonOut, `${JSON.stringify({ ...r, latencies_ms: undefined, machine: m })}\n`,
+                    { flag: 'a' });
+    }
     console.log(`${system.padEnd(12)} ${pad(n, 4)} ${pad(f1(r.server_cpu_pct), 6)} ` +
                 `${pad((r.server_cpu_pct / n).toFixed(3), 10)} ${pad(r.on_time_pct.toFixed(2), 9)} ` +
                 `${pad(r.worst_on_time_pct.toFixed(1), 7)} ${pad(f1(r.latency_p50_ms), 7)} ` +
                 `${pad(f1(r.latency_p99_ms), 7)} ${pad(rssMiB.toFixed(1), 8)} ` +
                 `${pad((r.server_rss_kib / n).toFixed(0), 9)} ${pad(r.heard_correct ? 'ok' : 'BAD', 6)} ` +
-                `${pad(f1(r.load_cpu_pct), 10)} ${pad(r.setup_s.toFixed(1), 9)}` +
+                `${pad(f1(r.load_cpu_pct), 10)} ${pad(f2(usPkt), 7)} ${pad(f2(r.load?.us_per_tx), 6)} ` +
+                `${pad(f2(r.load?.us_per_rx), 6)} ${pad(r.setup_s.toFixed(1), 9)} ` +
+                `${pad(m.loadavg.toFixed(1), 8)} ${pad(m.steal.toFixed(1), 7)}` +
                 (r.failed ? `  (${r.failed} failed to connect)` : ''));
     const met = r.on_time_pct >= TARGET && !r.failed;
     if (met && !failedOnce[system]) capacity[system] = n;

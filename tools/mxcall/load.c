@@ -19,6 +19,7 @@
  * delays packets without dropping them.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -39,9 +40,9 @@
 #include "media/dtls.h"
 #include "media/opus_codec.h"
 #include "media/tone.h"
-#include "media/worker.h"
 #include "tools/mxcall/janus.h"
 #include "tools/mxcall/load.h"
+#include "tools/mxcall/load_int.h"
 #include "tools/mxcall/load_matrix.h"
 
 struct payload {
@@ -65,8 +66,12 @@ struct run {
     guint timer, progress;
     GThread *clock;
     atomic_bool clock_stop;
+    pthread_t clock_self;
+    atomic_bool clock_started;
     /* CPU and RSS at the window's start */
     uint64_t self_ticks0, server_ticks0;
+    int64_t clock_ns0, rx_ns0;
+    struct load_rx_stats rx0;
     int64_t win_t0;
     int exit_code;
 };
@@ -160,6 +165,8 @@ static gpointer clock_main(gpointer data)
 {
     struct load *ld = data;
     struct timespec next;
+    R.clock_self = pthread_self();
+    atomic_store(&R.clock_started, true);
     clock_gettime(CLOCK_MONOTONIC, &next);
     for (uint64_t tick = 0; !atomic_load(&R.clock_stop); tick++) {
         unsigned frame = (unsigned)(tick % LOAD_PERIOD_FRAMES);
@@ -222,6 +229,17 @@ static long rss_kib(int pid)
     return kib;
 }
 
+/* The send clock's CPU time so far (ns). */
+static int64_t clock_cpu_ns(void)
+{
+    clockid_t cid;
+    struct timespec ts;
+    if (!atomic_load(&R.clock_started) || pthread_getcpuclockid(R.clock_self, &cid) ||
+        clock_gettime(cid, &ts))
+        return 0;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static uint64_t server_ticks(void)
 {
     char path[64];
@@ -256,9 +274,17 @@ static void report(void)
     double srv_cpu =
         R.server_pid > 0 ? (double)(server_ticks() - R.server_ticks0) / hz / wall * 100 : -1;
     long srv_rss = R.server_pid > 0 ? rss_kib(R.server_pid) : -1;
+    /* Our own cost, apart: the send clock (RTP, SRTP protect, send per packet) and the receive
+     * threads (epoll, recvmmsg, timing; sampled listeners unprotect and decode). */
+    double send_ns = (double)(clock_cpu_ns() - R.clock_ns0);
+    double recv_ns = (double)(load_rx_cpu_ns(ld->rx) - R.rx_ns0);
+    struct load_rx_stats rs;
+    load_rx_stats(ld->rx, &rs);
+    uint64_t rx_all = rs.packets - R.rx0.packets, rx_calls = rs.syscalls - R.rx0.syscalls;
+    uint64_t rx_wakes = rs.wakeups - R.rx0.wakeups;
 
     GArray *lat = g_array_new(FALSE, FALSE, sizeof(int64_t));
-    uint64_t on_time = 0, expected = 0, rx = 0, tx = 0;
+    uint64_t on_time = 0, expected = 0, rx = 0, tx = 0, tx_failed = 0, rx_bad = 0;
     double worst = 100.0;
     bool correct = true;
     json_t *sampled = json_array();
@@ -276,6 +302,8 @@ static void report(void)
         expected += r.expected;
         rx += r.rx_packets;
         tx += r.tx_packets;
+        tx_failed += r.tx_failed;
+        rx_bad += r.rx_bad;
         double p = r.expected ? 100.0 * (double)r.on_time / (double)r.expected : 0;
         if (p < worst)
             worst = p;
@@ -307,6 +335,13 @@ static void report(void)
         (json_int_t)srv_rss, "load_cpu_pct", self_cpu, "setup_s",
         (double)(R.setup_done_us - R.t0_us) / 1e6);
     json_object_set_new(res, "sampled", sampled);
+    json_t *lc = json_pack(
+        "{s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I}", "send_cpu_pct", send_ns / 1e7 / wall,
+        "recv_cpu_pct", recv_ns / 1e7 / wall, "us_per_tx", tx ? send_ns / 1e3 / (double)tx : 0.0,
+        "us_per_rx", rx_all ? recv_ns / 1e3 / (double)rx_all : 0.0, "rx_datagrams",
+        (json_int_t)rx_all, "rx_syscalls", (json_int_t)rx_calls, "rx_wakeups", (json_int_t)rx_wakes,
+        "tx_failed", (json_int_t)tx_failed, "rx_unauthentic", (json_int_t)rx_bad);
+    json_object_set_new(res, "load", lc);
     json_t *all = json_array();
     for (guint i = 0; i < lat->len && i < 400; i++)
         json_array_append_new(all, json_integer(g_array_index(lat, int64_t, i) / 1000));
@@ -354,6 +389,9 @@ static gboolean window_start(gpointer data)
     R.win_t0 = g_get_monotonic_time();
     R.self_ticks0 = cpu_ticks("/proc/self/stat");
     R.server_ticks0 = server_ticks();
+    R.clock_ns0 = clock_cpu_ns();
+    R.rx_ns0 = load_rx_cpu_ns(ld->rx);
+    load_rx_stats(ld->rx, &R.rx0);
     atomic_store(&ld->win_end_us, R.win_t0 + (int64_t)(ld->cfg.seconds * 1e6));
     atomic_store(&ld->win_start_us, R.win_t0);
     emit(json_pack("{s:s, s:f, s:f}", "event", "window", "t_s", now_s(), "seconds",
@@ -472,8 +510,7 @@ static void usage(FILE *f)
             "  --media-ip IP      host candidate address (default 127.0.0.1)\n"
             "  --ports MIN-MAX    media port range (default 0-0: any)\n"
             "  --server-pid PID   read the server's CPU and RSS over the window\n"
-            "  --workers W        media worker threads (default: one per 100 participants,\n"
-            "                     at most 16: each polls every socket it holds per wake-up)\n"
+            "  --workers W        receive threads, legs spread over them (default 1, at most 16)\n"
             "  --log-level LEVEL  error|warn|info|debug (default error)\n",
             LOAD_MAX_TALKERS);
 }
@@ -619,13 +656,13 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     R.t0_us = g_get_monotonic_time();
 
-    /* The controlling ICE-lite legs have a socket each, and a worker's poll() goes over all of
-     * its sockets at every wake-up: spreading the legs keeps that from growing with N^2. */
+    /* One receive thread keeps up with a thousand legs (epoll hands it only the ready
+     * sockets); more only help when the load generator has more than one core. */
     if (!workers)
-        workers = MIN(16, 1 + ld->cfg.n / 100);
+        workers = 1;
     int err = dtls_identity_alloc(&ld->identity);
     if (!err)
-        err = media_workers_alloc(&ld->workers, workers);
+        err = load_rx_alloc(&ld->rx, MIN(workers, 16));
     if (!err)
         err = http_client_alloc(&ld->http, NULL);
     if (err) {
@@ -677,6 +714,7 @@ int main(int argc, char **argv)
         g_source_remove(R.progress);
     g_source_remove(s1);
     g_source_remove(s2);
+    load_rx_stop(ld->rx);
     for (unsigned i = 0; i < ld->cfg.n; i++) {
         struct load_leg *leg = atomic_load(&ld->legs[i]);
         if (leg) {
@@ -688,7 +726,7 @@ int main(int argc, char **argv)
     mem_deref(jl);
     g_free(ld->legs);
     mem_deref(ld->http);
-    mem_deref(ld->workers);
+    mem_deref(ld->rx);
     mem_deref(ld->identity);
     g_main_loop_unref(ld->loop);
     return R.exit_code;

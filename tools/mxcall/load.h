@@ -8,14 +8,19 @@
  *   - no conference, no mixer, no encoder per participant: every payload is encoded once at
  *     start (each talker's tone bursts, one silent frame shared by all the silent ones) and a
  *     single 20 ms clock thread stamps a header on it and hands it to each leg's transport;
- *   - received mix packets are not decoded, only timed (arrival and RTP timestamp), except at
- *     a few sampled listeners, which decode and look for the talkers' tone onsets;
+ *   - received mix packets are neither authenticated, decrypted nor decoded, only timed
+ *     (arrival and the RTP timestamp, in the clear in SRTP), except at a few sampled listeners,
+ *     which unprotect, decode and look for the talkers' tone onsets;
+ *   - each leg's socket is connected to the server's address once ICE selected it (send()
+ *     without an address); receive threads drain the ready sockets of an epoll set with
+ *     recvmmsg into their own buffers;
  *   - signalling is shared: one /sync (an observer in the room) or one Janus long-poll carries
  *     every participant's events, routed to the legs by call id or handle id.
  *
- * Threads: the main loop (signalling, set-up, results), the media workers (transports, the
- * receive path: load_leg_rx), and the send clock (load.c). Each leg's receive-side counters are
- * written by its worker only and read by the main loop after the window closed.
+ * Threads: the main loop (signalling, ICE and DTLS set-up, results), the receive threads
+ * (load_rx.c: epoll over connected legs' sockets, recvmmsg, load_leg_rx), and the send clock
+ * (load.c). Each leg's receive-side counters are written by its receive thread only and read
+ * by the main loop after the window closed.
  */
 #ifndef SB_TOOLS_MXCALL_LOAD_H
 #define SB_TOOLS_MXCALL_LOAD_H
@@ -28,14 +33,14 @@
 struct load;
 struct load_leg;
 struct http_client;
-struct media_workers;
+struct load_rx;
 struct dtls_identity;
 
 #define LOAD_MAX_TALKERS 8
 #define LOAD_MAX_ONSETS  512 /* burst onsets kept per talker (sent) and per sampled listener */
 
-/* One participant's media: a WebRTC transport we offer from, the send state the clock uses
- * and the receive-side record of mix packets. */
+/* One participant's media: its own socket, ICE (controlling) and DTLS-SRTP (load_leg.c), the
+ * send state the clock uses and the receive-side record of mix packets. */
 typedef void(load_leg_ready_h)(struct load_leg *leg, const char *offer_sdp, void *arg);
 typedef void(load_leg_candidate_h)(struct load_leg *leg, const char *candidate, void *arg);
 typedef void(load_leg_state_h)(struct load_leg *leg, bool connected, const char *why, void *arg);
@@ -62,7 +67,8 @@ struct load_leg_result {
     uint64_t rx_packets; /* in the window */
     uint64_t expected;   /* one per 20 ms of the window */
     uint64_t on_time;    /* arrived within 20 ms of the fitted schedule */
-    uint64_t tx_packets;
+    uint64_t tx_packets, tx_failed;
+    uint64_t rx_bad; /* sampled listeners: packets that did not authenticate */
     /* sampled listeners: per talker, how many onsets were heard and the latencies (µs) */
     bool sampled;
     int talker; /* -1: silent */
@@ -98,7 +104,7 @@ struct load {
     struct load_cfg cfg;
     GMainLoop *loop;
     struct http_client *http;
-    struct media_workers *workers;
+    struct load_rx *rx; /* the receive threads (load_rx.c) */
     struct dtls_identity *identity;
     _Atomic(struct load_leg *) *legs; /* cfg.n; set once connected, read by the clock */
     unsigned connected, failed;

@@ -85,8 +85,36 @@ void mx_gap_free(struct mx_client *c)
     c->gap = NULL;
 }
 
+/* Our own join is in the room's entry, and it is a join, not a change of name or avatar. */
+static bool own_fresh_join(struct mx_client *c, json_t *v)
+{
+    const char *sections[] = {"state", "timeline"};
+    for (size_t k = 0; k < G_N_ELEMENTS(sections); k++) {
+        json_t *evs = json_object_get(json_object_get(v, sections[k]), "events");
+        json_t *ev;
+        size_t i;
+        json_array_foreach(evs, i, ev)
+        {
+            const char *type = json_string_value(json_object_get(ev, "type"));
+            const char *skey = json_string_value(json_object_get(ev, "state_key"));
+            if (!type || !skey || strcmp(type, "m.room.member") != 0 ||
+                strcmp(skey, c->user_id) != 0)
+                continue;
+            const char *ms =
+                json_string_value(json_object_get(json_object_get(ev, "content"), "membership"));
+            json_t *prev = json_object_get(json_object_get(ev, "unsigned"), "prev_content");
+            const char *pms = json_string_value(json_object_get(prev, "membership"));
+            if (ms && strcmp(ms, "join") == 0 && !(pms && strcmp(pms, "join") == 0))
+                return true;
+        }
+    }
+    return false;
+}
+
 /* A joined room of the batch whose gap we need: limited, with a prev_batch, and one we were
- * following before this batch (a room joined since comes with its history, always limited). */
+ * following before this batch. A room joined since comes with its history (and is always
+ * limited): no gap. A room we know nothing about without our join in its entry is one we were
+ * in before a restart (the room model is not kept across restarts): its gap counts. */
 static bool gap_wanted(struct mx_client *c, json_t *leave, const char *room_id, json_t *v)
 {
     if (!mx_valid_id(room_id, '!') || !json_is_object(v))
@@ -96,9 +124,13 @@ static bool gap_wanted(struct mx_client *c, json_t *leave, const char *room_id, 
         return false;
     if (!mx_valid_token(json_string_value(json_object_get(tl, "prev_batch"))))
         return false; /* handle_join says so */
-    struct mx_room *r = mx_rooms_get(c, room_id, false);
     /* A room in leave too is dropped before its join entry is handled: joined afresh. */
-    return r && mx_room_self(c, r) == MX_MEMBERSHIP_JOIN && !json_object_get(leave, room_id);
+    if (json_object_get(leave, room_id))
+        return false;
+    struct mx_room *r = mx_rooms_get(c, room_id, false);
+    if (r)
+        return mx_room_self(c, r) == MX_MEMBERSHIP_JOIN;
+    return !own_fresh_join(c, v);
 }
 
 static void send_page(struct mx_client *c);

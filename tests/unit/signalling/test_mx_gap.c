@@ -259,6 +259,45 @@ static void test_stop_during_gap_fetch(void **state)
     tc_free(&t);
 }
 
+static void test_gap_after_restart(void **state)
+{
+    /* Resumed from a saved token, the client knows no room yet: a limited room without our
+     * join in it is one we were in before, and its gap counts; one with our join is new. */
+    char *p = g_build_filename(state_dir, "sync_token", NULL);
+    assert_true(g_file_set_contents(p, "s5\n", -1, NULL));
+    g_free(p);
+    struct mx_client_cfg cfg = {.state_dir = state_dir};
+    struct tc t;
+    tc_init(&t, &cfg);
+    hs_batch("s5", "{'next_batch':'s6','rooms':{'join':{"
+                   "'!r:hs':{'timeline':{'limited':true,'prev_batch':'p6','events':[" MSG(
+                       "$t1") "]}},"
+                              "'!n:hs':{'state':{'events':[" JOIN(
+                                  "@bot:hs", "$j") "]},'timeline':{'limited':true,'prev_batch':"
+                                                   "'p7','events':[" MSG("$n1") "]}}}}}");
+    hs_rule("GET", "/messages", 200, "{'start':'p6','chunk':[" MSG("$g2") "," MSG("$g1") "]}", 1);
+    assert_int_equal(mx_client_start(t.mx), 0);
+    wait_synced(&t, 1);
+    GPtrArray *m = hs_reqs("GET", "/messages");
+    assert_int_equal(m->len, 1);
+    assert_string_equal(HS_REQ(m, 0)->path, "/_matrix/client/v3/rooms/!r:hs/messages");
+    assert_string_equal(HS_REQ(m, 0)->from, "p6");
+    assert_string_equal(HS_REQ(m, 0)->to, "s5");
+    g_ptr_array_unref(m);
+    GPtrArray *r = g_ptr_array_new();
+    for (guint i = 0; i < t.events->len; i++) {
+        if (strcmp(SEEN(&t, i)->room, "!r:hs") == 0)
+            g_ptr_array_add(r, SEEN(&t, i)->event_id);
+    }
+    assert_int_equal(r->len, 3);
+    assert_string_equal(g_ptr_array_index(r, 0), "$g1");
+    assert_string_equal(g_ptr_array_index(r, 1), "$g2");
+    assert_string_equal(g_ptr_array_index(r, 2), "$t1");
+    g_ptr_array_unref(r);
+    assert_int_equal(t.events->len, 4); /* and $n1 */
+    tc_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +307,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_gap_longer_than_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gap_refused_is_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_during_gap_fetch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gap_after_restart, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

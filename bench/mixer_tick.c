@@ -15,10 +15,10 @@
  * sends (--silent): "level" is a low-level Opus frame every 20 ms with an RFC 6464 level of 127
  * (no voice), "dtx" one 1-byte Opus DTX frame every 400 ms and nothing in between.
  *
- * --latency times what the mixer adds: one talker sends 400 ms tone bursts, each arriving at a
- * random phase before a tick, and a listener's first mixed packet loud enough to carry the
- * burst (its level extension) is matched to the burst's first packet in: packet in -> mixed
- * packet out, in simulated time.
+ * --latency times what the mixer adds: the members take turns sending 400 ms tone bursts (each
+ * member's packets arrive at its own fixed phase before the ticks), and the last member's first
+ * mixed packet loud enough to carry a burst (its level extension) is matched to the burst's
+ * first packet in: packet in -> mixed packet out, in simulated time.
  *
  * RSS per member is the process's resident growth over the joins and the run, divided by N
  * (streams, codecs, jitter buffers, the room's share; no DTLS or SRTP: the transport is fake).
@@ -108,7 +108,7 @@ static int bench_send(struct media_transport *t, uint8_t *pkt, size_t len, size_
         uint8_t level;
         if (!rtp_decode(&h, pkt, len, &pl, &plen) && h.ext &&
             !rtp_ext_find(&h, LEVEL_ID, &ext, &elen) &&
-            !rtp_audio_level_decode(ext, elen, &voice, &level) && level < 40 && n_lat < 4096) {
+            !rtp_audio_level_decode(ext, elen, &voice, &level) && level < 70 && n_lat < 4096) {
             lat_ms[n_lat++] = (double)(sim_now - burst_in_us) / 1000.0;
             burst_in_us = 0;
         }
@@ -228,11 +228,9 @@ static void run(unsigned n, const struct opts *o, struct payloads *tones, struct
     mv[n - 1].listener = o->latency;
     mem_deref(mixer); /* stops its clock: from now on only this thread ticks the room */
 
-    uint64_t rng = 0x9E3779B97F4A7C15ull;
     uint64_t dec0 = 0, enc0 = 0;
     int64_t busy = 0;
     uint64_t worst = 0;
-    unsigned burst_phase = 10000;
     n_lat = 0;
     burst_in_us = 0;
     for (unsigned k = 0; k < WARMUP + o->ticks; k++) {
@@ -240,22 +238,19 @@ static void run(unsigned n, const struct opts *o, struct payloads *tones, struct
         for (unsigned i = 0; i < n; i++) {
             struct member *m = &mv[i];
             bool talker = i < o->talkers;
-            uint64_t at = tick_at - 1000 - (i % 17) * 1000; /* fixed phases, no jitter */
-            if (o->latency && i == 0) {
-                /* 400 ms bursts every 1.2 s, each at its own phase before the tick */
+            /* Each sender at its own fixed phase before the tick: no network jitter. */
+            uint64_t at = tick_at - 500 - (uint64_t)((i * 2654435761u) % 19000u);
+            unsigned owner = (k / 60) % (n - 1); /* latency: whose burst this is */
+            if (o->latency && i < n - 1) {
+                /* 400 ms bursts every 1.2 s, the members taking turns */
                 unsigned pos = k % 60;
-                if (pos == 0) {
-                    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-                    burst_phase = 500 + (unsigned)(rng % 19000);
-                }
-                at = tick_at - burst_phase;
-                if (pos < 20) {
+                if (i == owner && pos < 20) {
                     if (pos == 0 && k >= WARMUP)
                         burst_in_us = at;
                     deliver(m, tones[0].data[k % NPAY], tones[0].len[k % NPAY],
                             tones[0].level[k % NPAY], true, pos == 0, at);
                 } else {
-                    deliver(m, quiet->data[k % NPAY], quiet->len[k % NPAY], 127, false, false, at);
+                    deliver(m, quiet->data[k % NPAY], quiet->len[k % NPAY], 127, false, k == 0, at);
                 }
             } else if (talker && !o->latency) {
                 struct payloads *t = &tones[i % 3];

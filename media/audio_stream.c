@@ -41,13 +41,22 @@
 #include "media/jitter.h"
 #include "rtp/rtp.h"
 
-#define DEFAULT_BITRATE     32000
-#define FEC_LOSS_DEFAULT    10 /* expected loss until the peer's reports tell */
-#define FEC_LOSS_MIN        5  /* keep some FEC ready for a burst even on a clean path */
-#define FEC_LOSS_MAX        50
-#define RATELIMIT_US        5000000
-#define JB_MIN_DELAY_MS     40 /* room for one packet of look-ahead: in-band FEC needs it */
-#define JB_MIN_DELAY_NO_FEC 20 /* codecs without FEC need no look-ahead */
+#define DEFAULT_BITRATE  32000
+#define FEC_LOSS_DEFAULT 10 /* expected loss until the peer's reports tell */
+#define FEC_LOSS_MIN     5  /* keep some FEC ready for a burst even on a clean path */
+#define FEC_LOSS_MAX     50
+#define RATELIMIT_US     5000000
+/* The jitter buffer's least target delay: what a clean path costs. 20 ms plays a packet 10 to
+ * 30 ms after it arrives (the tick's phase), so that packet in to mixed packet out stays near
+ * 20 ms. Opus's in-band FEC rebuilds a lost packet only when the next one is already here: on a
+ * clean path that is about half the time; any jitter raises the target and with it the
+ * look-ahead. The buffer starts a little deeper (before it knows the path) and shrinks. */
+#define JB_MIN_DELAY_MS     20
+#define JB_INITIAL_DELAY_MS 20
+/* Once an Opus source loses a packet, the least delay holds one packet of look-ahead for its
+ * FEC, until LOSS_CALM_US pass without a loss. */
+#define JB_MIN_DELAY_FEC_MS 40
+#define LOSS_CALM_US        10000000
 #define FADE_SAMPLES        (AUDIO_RATE / 200) /* 5 ms: how playout fades into silence */
 #define SSRC_SWITCH_PACKETS 2 /* a new source must send this many in a row to take over */
 /* A payload whose sender gives a level this quiet (-dBov) or quieter, without the voice flag,
@@ -276,6 +285,30 @@ _Static_assert(AUDIO_FRAME_SILENT < AUDIO_FRAME_DECODED && AUDIO_FRAME_DECODED <
                    AUDIO_FRAME_FEC < AUDIO_FRAME_CONCEALED,
                "audio_frame_kind is ordered from best to worst");
 
+/* Mixer clock, after each jitter_get: an Opus stream losing packets keeps one packet of
+ * look-ahead, so that in-band FEC can rebuild a single loss; a clean path goes back to the least
+ * delay. */
+static void loss_lookahead(struct audio_stream *as, enum jitter_result r,
+                           const struct jitter_frame *f, uint64_t at)
+{
+    if (as->codec != AUDIO_CODEC_OPUS)
+        return;
+    if (r == JITTER_LOST && !f->stretch) {
+        as->last_loss_us = at;
+        if (!as->lossy) {
+            as->lossy = true;
+            pthread_mutex_lock(&as->lock);
+            jitter_set_min_delay(as->jb, JB_MIN_DELAY_FEC_MS);
+            pthread_mutex_unlock(&as->lock);
+        }
+    } else if (as->lossy && at - as->last_loss_us > LOSS_CALM_US) {
+        as->lossy = false;
+        pthread_mutex_lock(&as->lock);
+        jitter_set_min_delay(as->jb, JB_MIN_DELAY_MS);
+        pthread_mutex_unlock(&as->lock);
+    }
+}
+
 /* carry plays dur samples of silence, the decoder idle. */
 static void play_zeros(struct audio_stream *as, size_t dur)
 {
@@ -315,6 +348,7 @@ static bool fill_carry(struct audio_stream *as, uint64_t at)
     pthread_mutex_lock(&as->lock);
     enum jitter_result r = jitter_get(as->jb, at, f);
     pthread_mutex_unlock(&as->lock);
+    loss_lookahead(as, r, f, at);
 
     as->carry_off = 0;
     as->carry_level = AUDIO_LEVEL_SILENT;
@@ -725,7 +759,8 @@ int audio_stream_alloc(struct audio_stream **asp, struct media_transport *t,
     struct jitter_cfg jc = {
         .clock_rate = as->clock_rate,
         .frame_samples = as->frame_units,
-        .min_delay_ms = opus ? JB_MIN_DELAY_MS : JB_MIN_DELAY_NO_FEC,
+        .min_delay_ms = JB_MIN_DELAY_MS,
+        .initial_delay_ms = JB_INITIAL_DELAY_MS,
     };
     if (!err)
         err = jitter_alloc(&as->jb, &jc);

@@ -116,6 +116,9 @@ struct audio_stream {
      * decoding; they are kept in fwd_hist, and the decoder, idle since, restarts and decodes
      * them before the first loud payload (audio_stream.c: skip_quiet). */
     bool dec_idle;
+    /* Packets were lost lately (Opus): the jitter buffer keeps a packet of look-ahead. */
+    bool lossy;
+    uint64_t last_loss_us;
 
     /* Passthrough (mixer clock only). Receive side: the last playout call was a pull; what the
      * last entry pulled plays beyond the frames pulled so far; the last payload pulled is kept

@@ -289,6 +289,14 @@ int jitter_alloc(struct jitter **jbp, const struct jitter_cfg *cfg)
     return 0;
 }
 
+void jitter_set_min_delay(struct jitter *jb, uint32_t ms)
+{
+    if (!jb)
+        return;
+    int64_t d = ms_to_samples(jb, ms ? ms : 20);
+    jb->min_delay = d < jb->max_delay ? d : jb->max_delay;
+}
+
 void jitter_reset(struct jitter *jb)
 {
     if (jb)

@@ -83,6 +83,10 @@ struct jitter_stats {
 
 int jitter_alloc(struct jitter **jbp, const struct jitter_cfg *cfg);
 
+/* Changes the lower bound of the target delay (0: 20 ms; at most max_delay_ms), from the next
+ * get on: e.g. a look-ahead of one packet for in-band FEC once the path loses packets. */
+void jitter_set_min_delay(struct jitter *jb, uint32_t ms);
+
 /* Forgets every packet and the timing of the old sender (a new SSRC); keeps the delay
  * statistics, which describe the network path rather than the sender. */
 void jitter_reset(struct jitter *jb);

@@ -259,6 +259,36 @@ static void test_in_order(void **state)
     sim_free(&s);
 }
 
+/* The floor of the target can move while playing: a calm path sits at 20 ms, a raised floor
+ * (a look-ahead for FEC) deepens the buffer to it, lowering it lets the target sink again. */
+static void test_min_delay_change(void **state)
+{
+    struct sim s;
+    struct jitter_cfg c = {.min_delay_ms = 20, .initial_delay_ms = 20};
+    sim_init(&s, &c);
+    send_steady(&s, 0, 1000, 12345, 500, 30000);
+    sim_sort(&s);
+    sim_run(&s, 3 * 1000000);
+    struct jitter_stats st;
+    jitter_get_stats(s.jb, &st);
+    assert_int_equal(st.target_ms, 20);
+    uint64_t stretched = st.stretched;
+
+    jitter_set_min_delay(s.jb, 40);
+    sim_run(&s, 6 * 1000000);
+    jitter_get_stats(s.jb, &st);
+    assert_int_equal(st.target_ms, 40);
+    assert_true(st.stretched > stretched); /* deepened by inserting a frame */
+    assert_true(st.delay_ms >= 30);
+
+    jitter_set_min_delay(s.jb, 20);
+    sim_run(&s, 9 * 1000000);
+    jitter_get_stats(s.jb, &st);
+    assert_int_equal(st.target_ms, 20);
+    assert_int_equal(st.lost, 0);
+    sim_free(&s);
+}
+
 static void test_reordered(void **state)
 {
     struct sim s;
@@ -667,6 +697,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_in_order),
+        cmocka_unit_test(test_min_delay_change),
         cmocka_unit_test(test_reordered),
         cmocka_unit_test(test_duplicated),
         cmocka_unit_test(test_lost),

@@ -321,6 +321,13 @@ describe('devhs', () => {
       const back = await bob.messages(roomId, { from: r.timeline.prev_batch, dir: 'b', limit: 3 });
       assert.deepEqual(back.chunk.map((e) => e.content.body ?? e.type),
                        ['gap 1', 'gap 0', 'm.room.topic']);
+      // ... and stops at the token the sync answered (`to`, as the gateway's gap fetch asks),
+      // leaving `end` out: nothing of the gap remains
+      const gap = await bob.messages(roomId, { from: r.timeline.prev_batch, to: since, dir: 'b',
+                                               limit: 50, filter: JSON.stringify({ limit: 100 }) });
+      assert.deepEqual(gap.chunk.map((e) => e.content.body ?? e.type),
+                       ['gap 1', 'gap 0', 'm.room.topic']);
+      assert.equal(gap.end, undefined);
       // a state change inside the window is in the timeline, not in state
       const since2 = inc.next_batch;
       await alice.sendState(roomId, 'm.room.topic', '', { topic: 'in the window' });

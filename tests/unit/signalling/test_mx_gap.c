@@ -298,6 +298,37 @@ static void test_gap_after_restart(void **state)
     tc_free(&t);
 }
 
+static bool events_at_least_2(void *arg)
+{
+    return ((struct tc *)arg)->events->len >= 2;
+}
+
+static void test_client_freed_by_a_gap_event(void **state)
+{
+    struct mx_client_cfg cfg = {.state_dir = state_dir};
+    struct tc t;
+    tc_init(&t, &cfg);
+    hs_batch("", FIRST);
+    hs_rule("GET", "/messages", 200, PAGE1, 1);
+    hs_rule("GET", "/messages", 200, PAGE2, 1);
+    assert_int_equal(mx_client_start(t.mx), 0);
+    wait_synced(&t, 1);
+    t.free_on_event = true;
+    hs_batch("s1", SECOND);
+    assert_true(run_until(events_at_least_2, &t, 5000));
+    /* The first event of the gap freed the client: nothing else ran, nothing was saved. */
+    assert_null(t.mx);
+    struct hs_at_least more = {"GET", "/sync", 3};
+    assert_false(run_until(hs_reqs_at_least, &more, 300));
+    assert_int_equal(t.events->len, 2);
+    assert_string_equal(SEEN(&t, 1)->event_id, "$g1");
+    assert_int_equal(t.synced, 1);
+    char *tok = read_token_file();
+    assert_string_equal(tok, "s1\n");
+    g_free(tok);
+    tc_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +339,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_gap_refused_is_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_during_gap_fetch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gap_after_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_freed_by_a_gap_event, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -129,8 +129,8 @@ const uint8_t *load_payload(const struct load *ld, int talker, uint64_t tick, si
 #define LOAD_BURST_FRAMES  60  /* 1.2 s */
 unsigned load_burst_start(unsigned talker);
 
-/* The leg's send on the clock thread: one packet for this tick. */
-void load_leg_send(struct load_leg *leg, uint64_t tick);
+/* The leg's send on the clock thread: one packet for this tick; whether it went out. */
+bool load_leg_send(struct load_leg *leg, uint64_t tick);
 
 /* ---- signalling drivers (load_matrix.c, janus.c) ----
  * A driver prepares (logs in, syncs, creates the room...) and says load_driver_ready(); then

@@ -676,10 +676,10 @@ bool load_leg_connected(const struct load_leg *leg)
 
 /* ---- send (clock thread) ---- */
 
-void load_leg_send(struct load_leg *leg, uint64_t tick)
+bool load_leg_send(struct load_leg *leg, uint64_t tick)
 {
     if (!atomic_load_explicit(&leg->connected, memory_order_acquire))
-        return;
+        return false;
     size_t plen;
     uint8_t level;
     bool voice;
@@ -708,10 +708,11 @@ void load_leg_send(struct load_leg *leg, uint64_t tick)
         srtp_session_protect(leg->srtp_out, buf, &len, sizeof(buf), false) ||
         send(leg->fd, buf, len, MSG_DONTWAIT) < 0) {
         leg->tx_fail++;
-        return;
+        return false;
     }
     leg->marked = true;
     leg->tx++;
+    return true;
 }
 /* ---- results (main loop, after the window) ---- */
 

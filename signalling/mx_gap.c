@@ -181,13 +181,15 @@ static bool take_page(struct gap_room *gr, json_t *page, const char *ctx)
         return true;
     }
     gr->pages++;
-    bool reached = false;
+    bool reached = false, full = false;
     size_t i;
     json_t *ev;
     json_array_foreach(chunk, i, ev)
     {
-        if (json_array_size(gr->events) >= GAP_MAX_EVENTS)
+        if (json_array_size(gr->events) >= GAP_MAX_EVENTS) {
+            full = true;
             break;
+        }
         if (!json_is_object(ev))
             continue;
         const char *eid = json_string_value(json_object_get(ev, "event_id"));
@@ -203,14 +205,14 @@ static bool take_page(struct gap_room *gr, json_t *page, const char *ctx)
         json_array_append(gr->events, ev);
     }
     const char *end = json_string_value(json_object_get(page, "end"));
-    if (reached || !end || json_array_size(chunk) == 0 || strcmp(end, gr->from) == 0)
+    if (!full && (reached || !end || json_array_size(chunk) == 0 || strcmp(end, gr->from) == 0))
         return true; /* the start of the gap (or of the room) */
-    if (!mx_valid_token(end)) {
+    if (!full && !mx_valid_token(end)) {
         logc_warn(ctx, "mx: /messages answered with an invalid end token: the rest of the gap "
                        "of a limited timeline is skipped");
         return true;
     }
-    if (json_array_size(gr->events) >= GAP_MAX_EVENTS || gr->pages >= GAP_MAX_PAGES) {
+    if (full || json_array_size(gr->events) >= GAP_MAX_EVENTS || gr->pages >= GAP_MAX_PAGES) {
         logc_warn(ctx,
                   "mx: the gap of a limited timeline is longer than %u events or %u pages: its "
                   "oldest events were skipped",

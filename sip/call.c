@@ -27,7 +27,9 @@
 #define MEDIA_WATCH_MS 1000
 /* After our BYE / CANCEL, how long the dialog may take to end before we drop it anyway (a
  * transaction to a vanished peer times out after 32 s). */
-#define GUARD_MS    40000
+#define GUARD_MS 40000
+/* How long a BYE waits for the final response to our re-INVITE (sent at once after that). */
+#define BYE_WAIT_MS 4000
 #define SDP_MAX_LEN (64 * 1024)
 
 static const char *const state_names[] = {"incoming", "calling", "ringing", "answered",
@@ -53,6 +55,7 @@ static void call_destroy(void *data)
     remove_source(&c->media_timer);
     remove_source(&c->guard_timer);
     remove_source(&c->reinvite_timer);
+    remove_source(&c->bye_timer);
     if (c->member)
         conf_registry_leave(c->gw->conferences, c->member);
     if (c->media) {
@@ -279,6 +282,35 @@ static gboolean guard_cb(gpointer data)
 
 /* ---- ending ---- */
 
+static void send_bye(struct sip_call *c)
+{
+    logc_info(c->log_ctx, "hanging up (BYE)");
+    if (c->end_status == 408 && c->end_phrase[0])
+        nua_bye(c->nh, SIPTAG_REASON_STR("SIP;cause=408;text=\"RTP timeout\""), TAG_END());
+    else
+        nua_bye(c->nh, TAG_END());
+}
+
+void sip_call_deferred_bye(struct sip_call *c, bool send)
+{
+    if (!c->bye_deferred)
+        return;
+    c->bye_deferred = false;
+    remove_source(&c->bye_timer);
+    if (send && c->nh && c->state == SIP_CALL_ENDING)
+        send_bye(c);
+}
+
+static gboolean bye_wait_cb(gpointer data)
+{
+    struct sip_call *c = data;
+    c->bye_timer = 0;
+    logc_warn(c->log_ctx, "no final response to our re-INVITE within %u ms: BYE regardless",
+              BYE_WAIT_MS);
+    sip_call_deferred_bye(c, true);
+    return G_SOURCE_REMOVE;
+}
+
 void sip_call_hangup(struct sip_call *c, int status, const char *phrase)
 {
     if (c->state == SIP_CALL_ENDING || c->state == SIP_CALL_ENDED)
@@ -308,11 +340,16 @@ void sip_call_hangup(struct sip_call *c, int status, const char *phrase)
         nua_cancel(c->nh, TAG_END());
         break;
     default:
-        logc_info(c->log_ctx, "hanging up (BYE)");
-        if (c->end_status == 408 && c->end_phrase[0])
-            nua_bye(c->nh, SIPTAG_REASON_STR("SIP;cause=408;text=\"RTP timeout\""), TAG_END());
-        else
-            nua_bye(c->nh, TAG_END());
+        if (c->reinvite_out) {
+            /* A BYE now would cross the answer to our re-INVITE, and the phone would get it
+             * before our ACK of its 2xx: a race (RFC 5407) that phones handle badly. It goes
+             * once the answer is in (sip_hold_response), or after a short wait. */
+            logc_info(c->log_ctx, "hanging up once the phone has answered our re-INVITE");
+            c->bye_deferred = true;
+            c->bye_timer = g_timeout_add(BYE_WAIT_MS, bye_wait_cb, c);
+            break;
+        }
+        send_bye(c);
         break;
     }
     if (!c->guard_timer)
@@ -330,6 +367,8 @@ void sip_call_finish(struct sip_call *c)
     remove_source(&c->media_timer);
     remove_source(&c->guard_timer);
     remove_source(&c->reinvite_timer);
+    remove_source(&c->bye_timer);
+    c->bye_deferred = false;
     leave(c);
     int64_t secs = c->t_answer_us ? (g_get_monotonic_time() - c->t_answer_us) / 1000000 : 0;
     logc_info(c->log_ctx, "call ended by %s%s%.0d%s%s (%lld s connected)",

@@ -16,6 +16,8 @@
  *    invite usage (481, 408, 404, ...) and, in this sofia-sip, a 5xx or 6xx without Retry-After
  *    (its graceful termination: nua sends the BYE itself). Nothing stops nua there, so the log
  *    says which refusal ended the call, and the call ends like any other.
+ *  - a hang-up while our re-INVITE is out: the BYE waits for its final response (so it follows
+ *    our ACK of a 2xx instead of crossing it), a few seconds at most (sip_call_hangup).
  *
  * The media session keeps an unanswered re-offer pending and has no call to drop it; an empty
  * answer settles it and leaves the session as the last completed negotiation made it (see
@@ -92,16 +94,39 @@ static guint glare_wait_ms(const struct sip_call *c)
                 : 10 * (guint)g_random_int_range(0, 201);
 }
 
+/* Whether nua ends the session itself on this refusal of our re-INVITE (nua_client_response
+ * reads RFC 5057 so): a response that ends the dialog or the invite usage (481, 408, ...) and,
+ * in this sofia-sip, a 5xx or 6xx without Retry-After (it sends the BYE). */
+static bool stack_ends_session(int status, const sip_t *sip)
+{
+    int graceful = !(sip && sip->sip_retry_after);
+    int terminates = sip_response_terminates_dialog(status, sip_method_invite, &graceful);
+    return terminates || graceful;
+}
+
 void sip_hold_response(struct sip_call *c, int status, const char *phrase, const sip_t *sip)
 {
     if (status < 200)
         return;
-    if ((status == 401 || status == 407) &&
+    bool ending = c->state == SIP_CALL_ENDING || c->state == SIP_CALL_ENDED;
+    if ((status == 401 || status == 407) && !ending &&
         sip_trunk_answer_challenge(c->trunk, c->nh, sip, &c->auth_tries, c->log_ctx))
         return; /* sent again with credentials: still out */
     c->reinvite_out = false;
-    if (c->state == SIP_CALL_ENDING || c->state == SIP_CALL_ENDED)
+    if (ending) {
+        /* Hung up meanwhile: the BYE waited for this answer (nua has ACKed a 2xx by now),
+         * unless nua ends the session on this refusal itself. */
+        if (status >= 300 && stack_ends_session(status, sip)) {
+            sip_call_deferred_bye(c, false);
+            logc_info(c->log_ctx,
+                      "our re-INVITE got %d %s after we hung up: the SIP stack ends "
+                      "the call on that",
+                      status, phrase ? phrase : "");
+            return;
+        }
+        sip_call_deferred_bye(c, true);
         return;
+    }
     bool asked = c->hold_local;
     const char *what = asked ? "hold" : "resume";
     if (status >= 300) {
@@ -117,10 +142,7 @@ void sip_hold_response(struct sip_call *c, int status, const char *phrase, const
             return;
         }
         c->glare_tries = 0;
-        /* What nua does next (nua_client_response): the same reading of RFC 5057. */
-        int graceful = !(sip && sip->sip_retry_after);
-        int terminates = sip_response_terminates_dialog(status, sip_method_invite, &graceful);
-        if (terminates || graceful) {
+        if (stack_ends_session(status, sip)) {
             c->reinvite_fatal = true;
             c->end_status = status;
             g_strlcpy(c->end_phrase, phrase ? phrase : "", sizeof(c->end_phrase));

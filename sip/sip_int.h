@@ -140,6 +140,8 @@ struct sip_call {
     unsigned glare_tries;   /* 491s in a row */
     bool reinvite_fatal;    /* the phone's refusal of our re-INVITE makes the stack end the call */
     guint reinvite_timer;   /* the retry after a 491 */
+    bool bye_deferred;      /* hung up while our re-INVITE was out: BYE once it is answered */
+    guint bye_timer;        /* bounds that wait */
 
     guint ring_timer;
     guint media_timer;
@@ -222,8 +224,12 @@ void sip_call_update_hold(struct sip_call *c);
  * waits (notices, the host), drops the nua handle and the gateway's reference. The caller holds
  * a reference of its own if it uses c afterwards. */
 void sip_call_finish(struct sip_call *c);
-/* Ends the call our side: a final response, CANCEL or BYE, whichever its state calls for. */
+/* Ends the call our side: a final response, CANCEL or BYE, whichever its state calls for. A
+ * BYE waits for the final response to our re-INVITE if one is out (at most a few seconds). */
 void sip_call_hangup(struct sip_call *c, int status, const char *phrase);
+/* Ends the wait of a BYE a hang-up deferred (see sip_call_hangup): sends it, or drops it when
+ * the stack ends the session itself (send false). No-op when none waits. */
+void sip_call_deferred_bye(struct sip_call *c, bool send);
 /* Every nua event of a call's handle. */
 void sip_call_event(struct sip_call *c, nua_event_t ev, int status, const char *phrase,
                     const sip_t *sip, tagi_t tags[]);

@@ -310,6 +310,18 @@ void mx_gap_resume(struct mx_client *c)
         send_page(c);
 }
 
+bool mx_gap_feed(struct mx_client *c, const char *body, size_t len)
+{
+    if (!c->gap || !c->gap->call)
+        return false;
+    http_call_cancel(c->gap->call);
+    c->gap->call = NULL;
+    const struct http_response resp = {
+        .status = 200, .body = body, .body_len = len, .retry_after_ms = -1};
+    page_done(&resp, c);
+    return true;
+}
+
 bool mx_gap_begin(struct mx_client *c, json_t *root, char *next, bool initial)
 {
     if (initial || !c->since)

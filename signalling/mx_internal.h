@@ -185,6 +185,9 @@ bool mx_gap_begin(struct mx_client *c, json_t *root, char *next, bool initial);
 void mx_gap_resume(struct mx_client *c);
 /* Drops a held batch (the client stopped: its /sync is asked again from the same token). */
 void mx_gap_free(struct mx_client *c);
+/* Handles body as the homeserver's 200 answer to the gap's /messages request in flight (which
+ * is cancelled): for the fuzz target. False when no gap page is being fetched. */
+bool mx_gap_feed(struct mx_client *c, const char *body, size_t len);
 /* Handles body as one /sync response, without saving its token or syncing again: for the fuzz
  * target. Returns false when a handler freed the client. */
 bool mx_sync_feed(struct mx_client *c, const char *body, size_t len);

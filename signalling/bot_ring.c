@@ -162,6 +162,10 @@ static void room_opened(int err, const char *errcode, json_t *body, void *arg)
             bot_links_set(b->links, r->user, oc->link_group, room_id);
         r->room = g_strdup(room_id);
         ring_wait(r);
+        /* The user may have joined already: the sync that brought the join can be handled
+         * before this response (the homeserver invites them as it creates the room). */
+        if (mx_room_membership(b->mx, r->room, r->user) == MX_MEMBERSHIP_JOIN)
+            bot_rings_member_joined(b, r->room, r->user);
     }
     mem_deref(r);
     g_free(oc->link_group);

@@ -44,6 +44,11 @@ test('the Matrix user holds and resumes: the phone is re-INVITEd; glare and a re
   t.after(() => st.stop());
   const { hs, users, kam, sb } = st;
   const target = `127.0.0.1:${st.sipPort}`;
+  // When the gateway logged something about the call to number (ms, the test's clock).
+  const logTime = async (number, what) => {
+    const re = new RegExp(`number=\\${number} [^\\]]*\\] ${what}`);
+    return Date.parse((await sb.waitForLog(re, 5000)).input.split(' ')[0]);
+  };
 
   // ---- baresip: the re-INVITEs through the trunk ----
   const phone = await startPhone({ dir: st.dir, name: 'phone', ...PHONE, trunkPort: kam.port,
@@ -58,9 +63,7 @@ test('the Matrix user holds and resumes: the phone is re-INVITEd; glare and a re
 
   await phone.dial(`sip:+15550101@127.0.0.1:${kam.port}`);
   await phone.waitForEvent('CALL_ESTABLISHED', 20000);
-  const tUp = Date.now();
   await waitFor(() => mx.connected(users.alice.userId), 10000, { message: 'alice connected' });
-  const tAlice = Date.now();
 
   const ours = (e) => e.method === 'INVITE' && e.src.endsWith(`:${st.sipPort}`);
   const hold = await kam.waitForEvent('request', (e) => ours(e) && e.dir === 'sendonly', 10000);
@@ -83,9 +86,13 @@ test('the Matrix user holds and resumes: the phone is re-INVITEd; glare and a re
   await phone.waitForEvent('CALL_CLOSED', 10000);
   assertHears(r.windows[0], '990', '440', 'alice hears the phone before the hold');
   assertHears(r.windows[1], '990', '440', 'alice hears the phone after the resume');
+  // The phone's recording starts when our 200 reaches it (alice had answered by then); the
+  // window ends before the gateway muted her for the hold, whenever that was.
+  const [tAnswered1, tHeld1] = [await logTime('+15550101', 'answered$'),
+                                await logTime('+15550101', '@alice:localhost held the call')];
   const rec = phone.recordings();
-  const off = (tAlice - tUp) / 1000;
-  const before = await wavTones(rec[rec.length - 1], [440, 990], { from: off + 1.5, to: off + 4.5 });
+  const before = await wavTones(rec[rec.length - 1], [440, 990],
+                                { from: 1.5, to: (tHeld1 - tAnswered1) / 1000 - 0.5 });
   assert.equal(before.rate, 8000);
   assertHears(before, '440', '990', 'the phone hears alice before the hold');
 
@@ -103,7 +110,6 @@ test('the Matrix user holds and resumes: the phone is re-INVITEd; glare and a re
                                    keys: { rtp_port: String(media.port) } });
   t.after(() => accept.stop());
   await waitFor(() => mx2.connected(users.bob.userId), 20000, { message: 'bob connected' });
-  const tBob = Date.now();
   assert.equal((await accept.finished(40000)).code, 0, accept.describe());
   assert.deepEqual(accept.logs().filter((l) => /^(REINVITE|BYE)/.test(l)),
                    ['REINVITE hold 200', 'REINVITE resume 200', 'BYE'], accept.describe());
@@ -111,10 +117,23 @@ test('the Matrix user holds and resumes: the phone is re-INVITEd; glare and a re
   assert.ok(r2?.ok, JSON.stringify(r2));
   assertHears(r2.windows[0], '660', '550', 'bob hears the phone before the hold');
   assertHears(r2.windows[1], '660', '550', 'bob hears the phone after the resume');
+  // The held phone's windows come from when the gateway did things (its log's clock is the
+  // test's), not from fixed offsets: on a loaded machine the Matrix side's hold and resume reach
+  // the gateway late, and a window that straddles one proves nothing.
+  const when = (what) => logTime('+15550102', what);
+  const [tAnswered, tHeld, tResumed, tHungUp] = [
+    await when('answered$'), await when('@bob:localhost held the call'),
+    await when('@bob:localhost resumed the call'), await when('@bob:localhost hung up'),
+  ];
   const wav = media.writeWav(path.join(st.dir, 'held-phone.wav'));
-  const at = (s) => media.at(tBob) + s;
-  const win = (from, to) => wavTones(wav, [550, 660], { from: at(from), to: at(to) });
-  const [pre, during, post] = [await win(1, 3.5), await win(5, 8), await win(10.5, 13)];
+  const win = async (from, to, what) => {
+    assert.ok(to - from >= 1000, `${what}: the window is too short to measure ` +
+              `(${JSON.stringify({ tAnswered, tHeld, tResumed, tHungUp })})`);
+    return wavTones(wav, [550, 660], { from: media.at(from), to: media.at(to) });
+  };
+  const pre = await win(tAnswered + 1000, tHeld - 300, 'before the hold');
+  const during = await win(tHeld + 500, tResumed - 300, 'while held');
+  const post = await win(tResumed + 1500, tHungUp - 300, 'after the resume');
   assertHears(pre, '550', '660', 'the phone hears bob before the hold');
   assertHears(post, '550', '660', 'the phone hears bob after the resume');
   assert.ok(during.tones_db['550'] <= pre.tones_db['550'] - 30,

@@ -173,6 +173,25 @@ export class Phone {
   }
 }
 
+function portTakes(port) {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+// baresip 1.0 listens on sip_listen's port (UDP, TCP) and on the next one (TLS), and gives up
+// when either is taken: a port whose successor is free too (not avoid).
+async function sipPortPair(avoid) {
+  for (let i = 0; i < 20; i++) {
+    const p = await freePort();
+    if (p < 65535 && p + 1 !== avoid && (await portTakes(p + 1))) return p;
+  }
+  throw new Error('no two consecutive free ports for baresip');
+}
+
 // A phone registered as user (password) at the trunk on trunkPort, its microphone a toneHz
 // tone. codecs: baresip's names in preference order ("PCMU/8000/1", "opus/48000/2").
 export async function startPhone({ dir, name, user, password, trunkPort, toneHz,
@@ -181,8 +200,8 @@ export async function startPhone({ dir, name, user, password, trunkPort, toneHz,
   const home = path.join(dir, name);
   const recordDir = path.join(home, 'rec');
   mkdirSync(recordDir, { recursive: true });
-  const sipPort = await freePort();
   const ctrlPort = await freePort();
+  const sipPort = await sipPortPair(ctrlPort);
   const [rtpMin] = portRange(slot);
   const tone = await toneWav(path.join(home, 'tone.wav'), toneHz);
   const config = readFileSync(path.join(repoDir, 'tests/sip/baresip.config'), 'utf8')

@@ -87,7 +87,7 @@ export class Kamailio {
 
   // SIGTERM to the PID of its pid file (the main process, which stops its children).
   async stop() {
-    if (!this.proc.running) return this.proc.exitStatus;
+    if (!this.proc.running) return this.proc.exited;
     try {
       process.kill(this.pid(), 'SIGTERM');
     } catch {

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import readline from 'node:readline';
 
 const MAX_LINES = 2000;
+const OUTPUT_GRACE_MS = 3000;
 const live = new Set();
 
 process.on('exit', () => {
@@ -77,11 +78,27 @@ export class Proc {
     this.stdout = new LineLog();
     this.stderr = new LineLog();
     this.exitStatus = null;
+    this.gone = false; // exited; its last output may still be on its way
+    // 'exit' can come before the last lines written to the pipes are read (a loaded machine
+    // shows it): exited resolves once both pipes are read to their end as well, or a moment
+    // after the exit if something the process started keeps them open.
+    let status = null;
+    let open = 2;
+    let grace = null;
+    let settle;
     this.exited = new Promise((resolve) => {
+      settle = (force) => {
+        if (this.exitStatus || !status || (open > 0 && !force)) return;
+        clearTimeout(grace);
+        this.exitStatus = status;
+        resolve(status);
+      };
       child.on('exit', (code, signal) => {
-        this.exitStatus = { code, signal };
+        this.gone = true;
+        status = { code, signal };
         live.delete(this);
-        resolve(this.exitStatus);
+        grace = setTimeout(() => settle(true), OUTPUT_GRACE_MS);
+        settle(false);
       });
     });
     const attach = (stream, log, tag) => {
@@ -90,6 +107,10 @@ export class Proc {
         log.push(line);
         if (echo) process.stderr.write(`[${name} ${tag}] ${line}\n`);
       });
+      rl.on('close', () => {
+        open--;
+        settle(false);
+      });
     };
     attach(child.stdout, this.stdout, 'out');
     attach(child.stderr, this.stderr, 'err');
@@ -97,7 +118,7 @@ export class Proc {
   }
 
   get running() {
-    return this.exitStatus === null;
+    return !this.gone;
   }
 
   waitForLine(re, timeoutMs = 10000) {
@@ -120,7 +141,7 @@ export class Proc {
 
   // Stops the process by PID; resolves with { code, signal } once it has exited.
   async stop({ signal = 'SIGTERM', timeoutMs = 5000 } = {}) {
-    if (!this.running) return this.exitStatus;
+    if (!this.running) return this.exited;
     this.signal(signal);
     let timer;
     const timedOut = new Promise((resolve) => {

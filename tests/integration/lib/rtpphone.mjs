@@ -40,6 +40,9 @@ export class RtpPhone {
     this.end = 0; // samples laid out so far
     this.ts0 = null; // RTP timestamp of sample 0
     this.t0 = null; // Date.now() when sample 0 arrived
+    // [Date.now(), sample] of each packet as it arrived: a loaded sender's clock (its RTP
+    // timestamps) can fall behind the wall clock, so at() maps by arrival, not by t0 alone.
+    this.arrivals = [];
     this.remote = null;
     this.received = 0;
     this.sent = 0;
@@ -71,6 +74,7 @@ export class RtpPhone {
       this.t0 = Date.now();
     }
     const at = (ts - this.ts0) >>> 0;
+    if (at < RATE * MAX_SECONDS) this.arrivals.push([Date.now(), at]);
     if (at + len > this.pcm.length) return;
     for (let i = 0; i < len; i++) this.pcm[at + i] = ulawDecode(msg[off + i]);
     this.end = Math.max(this.end, at + len);
@@ -97,9 +101,21 @@ export class RtpPhone {
     this.sock.send(pkt, this.remote.port, this.remote.address);
   }
 
-  // Seconds into the recording at wall-clock time t (Date.now()).
+  // Seconds into the recording at wall-clock time t (Date.now()): where the packet that arrived
+  // last by then was laid out, plus the time since (up to the next packet's place).
   at(t) {
-    return (t - this.t0) / 1000;
+    const a = this.arrivals;
+    if (!a.length || t < a[0][0]) return (t - (this.t0 ?? t)) / 1000;
+    let lo = 0;
+    let hi = a.length - 1;
+    while (lo < hi) { // the last arrival at or before t
+      const mid = (lo + hi + 1) >> 1;
+      if (a[mid][0] <= t) lo = mid;
+      else hi = mid - 1;
+    }
+    let pos = a[lo][1] + ((t - a[lo][0]) * RATE) / 1000;
+    if (lo + 1 < a.length) pos = Math.min(pos, a[lo + 1][1]);
+    return pos / RATE;
   }
 
   // The recording so far as a mono 16-bit 8 kHz WAV.

@@ -106,7 +106,11 @@ static int dec_decode(struct audio_decoder *base, const uint8_t *payload, size_t
 static int dec_conceal(struct audio_decoder *base, int16_t *pcm, size_t samples, bool fade_out)
 {
     struct g722_dec *d = (struct g722_dec *)base;
-    return codec_out_conceal(&d->out, pcm, samples, fade_out);
+    int err = codec_out_conceal(&d->out, pcm, samples, fade_out);
+    /* The stream ended here: the ADPCM predictor starts again from silence. */
+    if (!err && fade_out)
+        g722_decode_init(d->st, G722_BITRATE, 0);
+    return err;
 }
 
 static void dec_discontinuity(struct audio_decoder *base)

@@ -89,6 +89,8 @@ static int dec_conceal(struct audio_decoder *base, int16_t *pcm, size_t samples,
     if (fade_out) {
         for (size_t i = 0; i < samples; i++)
             pcm[i] = (int16_t)((int32_t)pcm[i] * (int32_t)(samples - 1 - i) / (int32_t)samples);
+        /* The stream ended here: whatever comes next starts from silence. */
+        opus_codec_dec_reset(d->dec);
     }
     return 0;
 }

@@ -212,6 +212,12 @@ int opus_codec_conceal(struct opus_codec_dec *d, int16_t *pcm, size_t samples)
     return decode_into(d, NULL, 0, pcm, samples, 0);
 }
 
+void opus_codec_dec_reset(struct opus_codec_dec *d)
+{
+    if (d)
+        opus_decoder_ctl(d->dec, OPUS_RESET_STATE);
+}
+
 int opus_codec_decode_fec(struct opus_codec_dec *d, const uint8_t *next, size_t len, int16_t *pcm,
                           size_t samples)
 {

@@ -60,6 +60,9 @@ int opus_codec_decode(struct opus_codec_dec *d, const uint8_t *pkt, size_t len, 
  * continuation of what was decoded before. */
 int opus_codec_conceal(struct opus_codec_dec *d, int16_t *pcm, size_t samples);
 
+/* Forgets everything decoded so far: the next packet decodes as the first of a stream. */
+void opus_codec_dec_reset(struct opus_codec_dec *d);
+
 /* Rebuilds the samples before next (a lost frame) from next's in-band FEC data; where next has
  * none, libopus conceals instead (check opus_codec_packet_has_fec first). next itself is decoded
  * afterwards as usual. EBADMSG for a malformed next. */

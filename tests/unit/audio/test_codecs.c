@@ -431,6 +431,24 @@ static void test_fade_out(void **state)
         memcpy(joined, out, sizeof(out[0]) * FRAME);
         memcpy(joined + FRAME, tail, sizeof(tail));
         assert_true(roughness(joined, FRAME + 240) < 2 * clean);
+
+        /* What comes next decodes as it would in a fresh decoder: nothing of the old stream. */
+        struct audio_encoder *e2 = NULL;
+        struct audio_decoder *fresh = NULL;
+        assert_int_equal(audio_encoder_alloc(&e2, list[i], NULL), 0);
+        assert_int_equal(audio_decoder_alloc(&fresh, list[i]), 0);
+        struct tone_gen g2;
+        assert_int_equal(tone_gen_init(&g2, AUDIO_RATE, 1000, -10), 0);
+        int16_t want[AUDIO_MAX_SAMPLES];
+        size_t nwant;
+        tone_gen_fill(&g2, pcm, FRAME);
+        assert_int_equal(audio_encoder_encode(e2, pcm, pkt, sizeof(pkt), &len, NULL), 0);
+        assert_int_equal(audio_decoder_decode(d, pkt, len, out, AUDIO_MAX_SAMPLES, &n), 0);
+        assert_int_equal(audio_decoder_decode(fresh, pkt, len, want, AUDIO_MAX_SAMPLES, &nwant), 0);
+        assert_int_equal(n, nwant);
+        assert_memory_equal(out, want, n * sizeof(out[0]));
+        mem_deref(e2);
+        mem_deref(fresh);
         mem_deref(e);
         mem_deref(d);
     }

@@ -340,10 +340,11 @@ void sip_call_hangup(struct sip_call *c, int status, const char *phrase)
         nua_cancel(c->nh, TAG_END());
         break;
     default:
-        if (c->reinvite_out) {
+        if (c->reinvite_out && !c->gw->stopping) {
             /* A BYE now would cross the answer to our re-INVITE, and the phone would get it
              * before our ACK of its 2xx: a race (RFC 5407) that phones handle badly. It goes
-             * once the answer is in (sip_hold_response), or after a short wait. */
+             * once the answer is in (sip_hold_response), or after a short wait (not when
+             * shutting down, whose wait for the calls is shorter). */
             logc_info(c->log_ctx, "hanging up once the phone has answered our re-INVITE");
             c->bye_deferred = true;
             c->bye_timer = g_timeout_add(BYE_WAIT_MS, bye_wait_cb, c);

@@ -1,55 +1,110 @@
 /*
- * libsrtp2 behind a direction-typed wrapper. libsrtp wants srtp_init() exactly once per process
- * before anything else, so the first session alloc does it under g_once; it is never shut down
- * (sessions may be alive on any thread until exit).
+ * SRTP and SRTCP (RFC 3711; AES-GCM per RFC 7714) on OpenSSL's libcrypto.
  *
- * The replay window is 1024 packets rather than libsrtp's default 128: a video burst reordered by
- * a few hundred packets is normal and must not be dropped as a replay. The outbound side allows
- * repeated sequence numbers so a stream may retransmit (NACK / RTX) through the same session.
+ * Why not libsrtp2: Debian's libsrtp2 is built on NSS, whose PK11 layer sets up a cipher context
+ * per packet; at conference scale that was a third of the process's CPU. Here every key is
+ * derived once when the session is made (key_derivation_rate 0, so session keys never change and
+ * do not depend on the SSRC), and the session holds one keyed EVP cipher context and one keyed
+ * HMAC context per direction of RTP and of RTCP; a packet only sets the IV (and, for HMAC,
+ * restarts from the stored key) before the transform.
+ *
+ * Per SSRC the session keeps a small record: the highest packet index seen (ROC and sequence,
+ * RFC 3711 3.3.1 and appendix A, estimated exactly as libsrtp does), a replay window of
+ * SRTP_REPLAY_WINDOW packets for RTP and one for the SRTCP index, and the SRTCP index sent.
+ * Inbound records are made only after a packet authenticated, so a stranger without the key
+ * cannot fill the table. The window is 1024 packets rather than the usual 64/128: a video burst
+ * reordered by a few hundred packets is normal and must not be dropped as a replay. Outbound
+ * allows repeated sequence numbers so a stream may retransmit (NACK / RTX) through the same
+ * session.
+ *
+ * Everything read from a packet is bounded before use: the header (CSRCs, extension) must fit
+ * in front of the tag, and tags are compared in constant time (CRYPTO_memcmp).
  */
 #include "media/srtp_session.h"
 
 #include <errno.h>
-#include <limits.h>
-#include <srtp2/srtp.h>
 #include <stdatomic.h>
 #include <string.h>
 
 #include <glib.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 
 #include "base/log.h"
 #include "base/mem.h"
+#include "media/srtp_kdf.h"
 
-#define SRTP_REPLAY_WINDOW 1024
+#define SRTP_REPLAY_WINDOW 1024 /* packets; a multiple of 64 */
 #define RTP_MIN_LEN        12
 #define RTCP_MIN_LEN       8
 #define SRTP_MAX_PKT       16384 /* far above any MTU; keeps lengths within int */
+#define SRTP_MAX_STREAMS   64    /* SSRCs per session: audio, video, RTX, FEC, with room to spare */
+#define SRTCP_INDEX_MAX    0x7fffffffu
+#define SRTCP_E_FLAG       0x80000000u
+
+#define CM_SALT_LEN  14
+#define GCM_SALT_LEN 12
+#define HMAC_KEY_LEN 20
+#define GCM_TAG_LEN  16
+#define SRTCP_CM_TAG 10
+
+/* A replay window over 48-bit (RTP) or 31-bit (SRTCP) indices: bit (index % W) stands for the
+ * index within W below top. */
+struct replay {
+    uint64_t top;
+    bool init;
+    uint64_t bits[SRTP_REPLAY_WINDOW / 64];
+};
+
+struct srtp_stream {
+    uint32_t ssrc;
+    struct replay rtp;     /* inbound: window; outbound: only top (the ROC and highest seq) */
+    struct replay rtcp;    /* inbound only */
+    uint32_t rtcp_out_idx; /* outbound: last SRTCP index sent (0: none yet) */
+};
+
+/* The keyed transforms of one of RTP / RTCP. */
+struct srtp_keys {
+    EVP_CIPHER_CTX *cipher; /* AES-128-CTR or AES-128-GCM, keyed */
+    EVP_MAC_CTX *mac;       /* HMAC-SHA1, keyed (AES-CM suites) */
+    uint8_t salt[CM_SALT_LEN];
+    size_t tag_len;
+};
 
 struct srtp_session {
-    srtp_t ctx;
     enum srtp_session_dir dir;
-    size_t rtp_trailer;  /* bytes protect adds to RTP */
-    size_t rtcp_trailer; /* ... and to RTCP (tag + E/index word) */
+    bool gcm;
+    struct srtp_keys rtp, rtcp;
+    struct srtp_stream *streams;
+    size_t nstreams, cap_streams;
     /* Single writer (the thread using the session), any reader. */
     atomic_uint_least64_t packets, auth_fail, replay, other_fail;
 };
 
-static int init_status = -1;
+/* ---- process-wide algorithm handles, fetched once ---- */
 
-static gpointer srtp_global_init(gpointer unused)
+static EVP_CIPHER *alg_ctr, *alg_gcm;
+static EVP_MAC *alg_hmac;
+
+static gpointer fetch_algorithms(gpointer unused)
 {
-    srtp_err_status_t st = srtp_init();
-    if (st != srtp_err_status_ok)
-        log_error("srtp: srtp_init failed (%d)", (int)st);
-    init_status = st == srtp_err_status_ok ? 0 : EPROTO;
-    return NULL;
+    (void)unused;
+    alg_ctr = EVP_CIPHER_fetch(NULL, "AES-128-CTR", NULL);
+    alg_gcm = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
+    alg_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (!alg_ctr || !alg_gcm || !alg_hmac) {
+        log_error("srtp: libcrypto lacks AES-128-CTR, AES-128-GCM or HMAC");
+        return GINT_TO_POINTER(EPROTO);
+    }
+    return GINT_TO_POINTER(0);
 }
 
 static int ensure_init(void)
 {
     static GOnce once = G_ONCE_INIT;
-    g_once(&once, srtp_global_init, NULL);
-    return init_status;
+    return GPOINTER_TO_INT(g_once(&once, fetch_algorithms, NULL));
 }
 
 static inline void count(atomic_uint_least64_t *c)
@@ -58,11 +113,409 @@ static inline void count(atomic_uint_least64_t *c)
                           memory_order_relaxed);
 }
 
+static inline uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline void wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static void keys_clear(struct srtp_keys *k)
+{
+    EVP_CIPHER_CTX_free(k->cipher);
+    EVP_MAC_CTX_free(k->mac);
+    OPENSSL_cleanse(k->salt, sizeof(k->salt));
+    k->cipher = NULL;
+    k->mac = NULL;
+}
+
+/* Derives and keys one of RTP (labels 0, 1, 2) or RTCP (3, 4, 5). */
+static int keys_init(struct srtp_keys *k, bool gcm, bool decrypt, const uint8_t *master,
+                     size_t master_salt_len, uint8_t label0, size_t tag_len)
+{
+    uint8_t ekey[AES128_KEY_LEN], akey[HMAC_KEY_LEN];
+    const uint8_t *msalt = master + AES128_KEY_LEN;
+    int err = srtp_prf_aes_cm(master, msalt, master_salt_len, label0, ekey, sizeof(ekey));
+    if (!err)
+        err = srtp_prf_aes_cm(master, msalt, master_salt_len, label0 + 2, k->salt,
+                              gcm ? GCM_SALT_LEN : CM_SALT_LEN);
+    if (!err && !gcm)
+        err = srtp_prf_aes_cm(master, msalt, master_salt_len, label0 + 1, akey, sizeof(akey));
+    k->tag_len = tag_len;
+    if (!err) {
+        k->cipher = EVP_CIPHER_CTX_new();
+        if (!k->cipher)
+            err = ENOMEM;
+        else if (!(decrypt && gcm
+                       ? EVP_DecryptInit_ex2(k->cipher, alg_gcm, ekey, NULL, NULL)
+                       : EVP_EncryptInit_ex2(k->cipher, gcm ? alg_gcm : alg_ctr, ekey, NULL, NULL)))
+            err = EPROTO;
+    }
+    if (!err && !gcm) {
+        char digest[] = "SHA1";
+        OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+            OSSL_PARAM_construct_end(),
+        };
+        k->mac = EVP_MAC_CTX_new(alg_hmac);
+        if (!k->mac)
+            err = ENOMEM;
+        else if (!EVP_MAC_init(k->mac, akey, sizeof(akey), params))
+            err = EPROTO;
+    }
+    OPENSSL_cleanse(ekey, sizeof(ekey));
+    OPENSSL_cleanse(akey, sizeof(akey));
+    return err;
+}
+
+/* ---- replay window and index estimation ---- */
+
+static inline bool replay_seen(const struct replay *r, uint64_t idx)
+{
+    return r->bits[(idx % SRTP_REPLAY_WINDOW) / 64] >> (idx % 64) & 1;
+}
+
+/* 0 if idx may be accepted, EALREADY for a duplicate or an index too old for the window. */
+static int replay_check(const struct replay *r, uint64_t idx)
+{
+    if (!r->init || idx > r->top)
+        return 0;
+    if (r->top - idx >= SRTP_REPLAY_WINDOW || replay_seen(r, idx))
+        return EALREADY;
+    return 0;
+}
+
+static void replay_add(struct replay *r, uint64_t idx)
+{
+    if (!r->init || idx >= r->top + SRTP_REPLAY_WINDOW) {
+        memset(r->bits, 0, sizeof(r->bits));
+    } else {
+        for (uint64_t i = r->top + 1; i <= idx; i++)
+            r->bits[(i % SRTP_REPLAY_WINDOW) / 64] &= ~(1ull << (i % 64));
+    }
+    if (!r->init || idx > r->top)
+        r->top = idx;
+    r->init = true;
+    r->bits[(idx % SRTP_REPLAY_WINDOW) / 64] |= 1ull << (idx % 64);
+}
+
+/* The 48-bit index of seq given the highest seen (RFC 3711 appendix A). Before the first ROC
+ * rollover an old-looking seq counts as ROC 0, as libsrtp has it. */
+static uint64_t rtp_index_estimate(const struct replay *r, uint16_t seq)
+{
+    if (!r->init)
+        return seq;
+    uint32_t roc = (uint32_t)(r->top >> 16), v = roc;
+    uint16_t s_l = (uint16_t)r->top;
+    if (s_l < 32768) {
+        if ((int)seq - (int)s_l > 32768 && roc > 0)
+            v = roc - 1;
+    } else if ((int)s_l - 32768 > (int)seq) {
+        v = roc + 1;
+    }
+    return (uint64_t)v << 16 | seq;
+}
+
+/* ---- streams ---- */
+
+static struct srtp_stream *stream_find(struct srtp_session *s, uint32_t ssrc)
+{
+    for (size_t i = 0; i < s->nstreams; i++)
+        if (s->streams[i].ssrc == ssrc)
+            return &s->streams[i];
+    return NULL;
+}
+
+/* Adds a copy of st; NULL at the bound or out of memory. */
+static struct srtp_stream *stream_add(struct srtp_session *s, const struct srtp_stream *st)
+{
+    if (s->nstreams == s->cap_streams) {
+        if (s->cap_streams >= SRTP_MAX_STREAMS)
+            return NULL;
+        size_t ncap = s->cap_streams ? s->cap_streams * 2 : 2;
+        struct srtp_stream *n = g_try_realloc(s->streams, ncap * sizeof(*n));
+        if (!n)
+            return NULL;
+        s->streams = n;
+        s->cap_streams = ncap;
+    }
+    s->streams[s->nstreams] = *st;
+    return &s->streams[s->nstreams++];
+}
+
+/* ---- the transforms ---- */
+
+/* Length of the RTP header (fixed part, CSRCs, extension) if it fits in n bytes, else 0. */
+static size_t rtp_header_len(const uint8_t *p, size_t n)
+{
+    if (n < RTP_MIN_LEN)
+        return 0;
+    size_t h = RTP_MIN_LEN + 4 * (size_t)(p[0] & 0x0f);
+    if (p[0] & 0x10) {
+        if (h + 4 > n)
+            return 0;
+        h += 4 + 4 * (size_t)(p[h + 2] << 8 | p[h + 3]);
+    }
+    return h <= n ? h : 0;
+}
+
+/* AES-CM IV: salt XOR SSRC << 64 XOR index << 16 (RFC 3711 4.1.1). */
+static void cm_iv(uint8_t iv[16], const uint8_t salt[CM_SALT_LEN], uint32_t ssrc, uint64_t idx)
+{
+    memcpy(iv, salt, CM_SALT_LEN);
+    iv[14] = iv[15] = 0;
+    iv[4] ^= (uint8_t)(ssrc >> 24);
+    iv[5] ^= (uint8_t)(ssrc >> 16);
+    iv[6] ^= (uint8_t)(ssrc >> 8);
+    iv[7] ^= (uint8_t)ssrc;
+    for (int i = 0; i < 6; i++)
+        iv[13 - i] ^= (uint8_t)(idx >> (8 * i));
+}
+
+/* GCM IV (RFC 7714 8.1 / 9.1): 00 00 || SSRC || ROC or 00 00 || SEQ or index, XOR the salt. */
+static void gcm_iv(uint8_t iv[12], const uint8_t salt[GCM_SALT_LEN], uint32_t ssrc, uint64_t idx)
+{
+    memset(iv, 0, 12);
+    wr32(iv + 2, ssrc);
+    for (int i = 0; i < 6; i++)
+        iv[11 - i] = (uint8_t)(idx >> (8 * i));
+    for (int i = 0; i < 12; i++)
+        iv[i] ^= salt[i];
+}
+
+static int ctr_crypt(struct srtp_keys *k, const uint8_t iv[16], uint8_t *p, size_t n)
+{
+    int outl = 0;
+    if (!EVP_EncryptInit_ex2(k->cipher, NULL, NULL, iv, NULL))
+        return EPROTO;
+    if (n && !EVP_EncryptUpdate(k->cipher, p, &outl, p, (int)n))
+        return EPROTO;
+    return 0;
+}
+
+/* HMAC-SHA1 over a || b (b may be empty), the full 20 bytes into mac. */
+static int hmac(struct srtp_keys *k, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+                uint8_t mac[20])
+{
+    size_t outl = 0;
+    if (!EVP_MAC_init(k->mac, NULL, 0, NULL) || !EVP_MAC_update(k->mac, a, alen) ||
+        (blen && !EVP_MAC_update(k->mac, b, blen)) || !EVP_MAC_final(k->mac, mac, &outl, 20) ||
+        outl != 20)
+        return EPROTO;
+    return 0;
+}
+
+/* GCM seal: aad in the clear, p[0..n) encrypted in place, the tag to tag. */
+static int gcm_seal(struct srtp_keys *k, const uint8_t iv[12], const uint8_t *aad, size_t aadlen,
+                    uint8_t *p, size_t n, uint8_t *tag)
+{
+    int outl = 0;
+    if (!EVP_EncryptInit_ex2(k->cipher, NULL, NULL, iv, NULL) ||
+        !EVP_EncryptUpdate(k->cipher, NULL, &outl, aad, (int)aadlen) ||
+        (n && !EVP_EncryptUpdate(k->cipher, p, &outl, p, (int)n)) ||
+        !EVP_EncryptFinal_ex(k->cipher, p + n, &outl) ||
+        !EVP_CIPHER_CTX_ctrl(k->cipher, EVP_CTRL_AEAD_GET_TAG, GCM_TAG_LEN, tag))
+        return EPROTO;
+    return 0;
+}
+
+/* GCM open: EBADMSG when the tag does not verify (p is then garbage). */
+static int gcm_open(struct srtp_keys *k, const uint8_t iv[12], const uint8_t *aad, size_t aadlen,
+                    uint8_t *p, size_t n, const uint8_t *tag)
+{
+    int outl = 0;
+    uint8_t t[GCM_TAG_LEN];
+    memcpy(t, tag, sizeof(t));
+    if (!EVP_DecryptInit_ex2(k->cipher, NULL, NULL, iv, NULL) ||
+        !EVP_DecryptUpdate(k->cipher, NULL, &outl, aad, (int)aadlen) ||
+        (n && !EVP_DecryptUpdate(k->cipher, p, &outl, p, (int)n)) ||
+        !EVP_CIPHER_CTX_ctrl(k->cipher, EVP_CTRL_AEAD_SET_TAG, GCM_TAG_LEN, t))
+        return EPROTO;
+    return EVP_DecryptFinal_ex(k->cipher, p + n, &outl) > 0 ? 0 : EBADMSG;
+}
+
+static int rtp_protect(struct srtp_session *s, uint8_t *pkt, size_t *len)
+{
+    size_t n = *len, h = rtp_header_len(pkt, n);
+    if (!h)
+        return EINVAL;
+    uint32_t ssrc = rd32(pkt + 8);
+    uint16_t seq = (uint16_t)(pkt[2] << 8 | pkt[3]);
+    struct srtp_stream *st = stream_find(s, ssrc);
+    if (!st) {
+        struct srtp_stream fresh = {.ssrc = ssrc};
+        st = stream_add(s, &fresh);
+        if (!st)
+            return EPROTO;
+    }
+    uint64_t idx = rtp_index_estimate(&st->rtp, seq);
+    struct srtp_keys *k = &s->rtp;
+    int err;
+    if (s->gcm) {
+        uint8_t iv[12];
+        gcm_iv(iv, k->salt, ssrc, idx);
+        err = gcm_seal(k, iv, pkt, h, pkt + h, n - h, pkt + n);
+    } else {
+        uint8_t iv[16], roc[4], mac[20];
+        cm_iv(iv, k->salt, ssrc, idx);
+        wr32(roc, (uint32_t)(idx >> 16));
+        err = ctr_crypt(k, iv, pkt + h, n - h);
+        if (!err)
+            err = hmac(k, pkt, n, roc, 4, mac);
+        if (!err)
+            memcpy(pkt + n, mac, k->tag_len);
+    }
+    if (err)
+        return err;
+    if (!st->rtp.init || idx > st->rtp.top) {
+        st->rtp.top = idx;
+        st->rtp.init = true;
+    }
+    *len = n + k->tag_len;
+    return 0;
+}
+
+static int rtcp_protect(struct srtp_session *s, uint8_t *pkt, size_t *len)
+{
+    size_t n = *len;
+    uint32_t ssrc = rd32(pkt + 4);
+    struct srtp_stream *st = stream_find(s, ssrc);
+    if (!st) {
+        struct srtp_stream fresh = {.ssrc = ssrc};
+        st = stream_add(s, &fresh);
+        if (!st)
+            return EPROTO;
+    }
+    if (st->rtcp_out_idx >= SRTCP_INDEX_MAX)
+        return EPROTO; /* the key is worn out (2^31 packets); a rekey is due */
+    uint32_t idx = st->rtcp_out_idx + 1;
+    struct srtp_keys *k = &s->rtcp;
+    int err;
+    if (s->gcm) {
+        /* RFC 7714 9.2: AAD is the first 8 octets || E-flag and index; the index follows the
+         * tag. */
+        uint8_t iv[12], aad[12];
+        gcm_iv(iv, k->salt, ssrc, idx);
+        memcpy(aad, pkt, 8);
+        wr32(aad + 8, SRTCP_E_FLAG | idx);
+        err = gcm_seal(k, iv, aad, sizeof(aad), pkt + 8, n - 8, pkt + n);
+        if (!err)
+            wr32(pkt + n + GCM_TAG_LEN, SRTCP_E_FLAG | idx);
+    } else {
+        uint8_t iv[16], mac[20];
+        cm_iv(iv, k->salt, ssrc, idx);
+        err = ctr_crypt(k, iv, pkt + 8, n - 8);
+        wr32(pkt + n, SRTCP_E_FLAG | idx);
+        if (!err)
+            err = hmac(k, pkt, n + 4, NULL, 0, mac);
+        if (!err)
+            memcpy(pkt + n + 4, mac, k->tag_len);
+    }
+    if (err)
+        return err;
+    st->rtcp_out_idx = idx;
+    *len = n + 4 + k->tag_len;
+    return 0;
+}
+
+static int rtp_unprotect(struct srtp_session *s, uint8_t *pkt, size_t *len)
+{
+    struct srtp_keys *k = &s->rtp;
+    size_t n = *len - k->tag_len, h = rtp_header_len(pkt, n);
+    if (!h)
+        return EINVAL;
+    uint32_t ssrc = rd32(pkt + 8);
+    uint16_t seq = (uint16_t)(pkt[2] << 8 | pkt[3]);
+    struct srtp_stream *st = stream_find(s, ssrc), fresh = {.ssrc = ssrc};
+    const struct replay *win = st ? &st->rtp : &fresh.rtp;
+    uint64_t idx = rtp_index_estimate(win, seq);
+    int err = replay_check(win, idx);
+    if (err)
+        return err;
+    if (s->gcm) {
+        uint8_t iv[12];
+        gcm_iv(iv, k->salt, ssrc, idx);
+        err = gcm_open(k, iv, pkt, h, pkt + h, n - h, pkt + n);
+    } else {
+        uint8_t iv[16], roc[4], mac[20];
+        wr32(roc, (uint32_t)(idx >> 16));
+        err = hmac(k, pkt, n, roc, 4, mac);
+        if (!err && CRYPTO_memcmp(mac, pkt + n, k->tag_len) != 0)
+            err = EBADMSG;
+        if (!err) {
+            cm_iv(iv, k->salt, ssrc, idx);
+            err = ctr_crypt(k, iv, pkt + h, n - h);
+        }
+    }
+    if (err)
+        return err;
+    if (!st && !(st = stream_add(s, &fresh)))
+        return EPROTO;
+    replay_add(&st->rtp, idx);
+    *len = n;
+    return 0;
+}
+
+static int rtcp_unprotect(struct srtp_session *s, uint8_t *pkt, size_t *len)
+{
+    struct srtp_keys *k = &s->rtcp;
+    size_t n = *len - k->tag_len - 4; /* the RTCP packet without the SRTCP trailer */
+    const uint8_t *word = s->gcm ? pkt + *len - 4 : pkt + n;
+    uint32_t e_idx = rd32(word), idx = e_idx & SRTCP_INDEX_MAX;
+    bool encrypted = e_idx & SRTCP_E_FLAG;
+    uint32_t ssrc = rd32(pkt + 4);
+    struct srtp_stream *st = stream_find(s, ssrc), fresh = {.ssrc = ssrc};
+    const struct replay *win = st ? &st->rtcp : &fresh.rtcp;
+    int err = replay_check(win, idx);
+    if (err)
+        return err;
+    if (s->gcm) {
+        /* Unencrypted SRTCP (E = 0) authenticates the whole packet as AAD (RFC 7714 9.2). */
+        uint8_t iv[12], aad[RTCP_MIN_LEN + 4];
+        gcm_iv(iv, k->salt, ssrc, idx);
+        if (encrypted) {
+            memcpy(aad, pkt, 8);
+            memcpy(aad + 8, word, 4);
+            err = gcm_open(k, iv, aad, sizeof(aad), pkt + 8, n - 8, pkt + n);
+        } else {
+            uint8_t tag[GCM_TAG_LEN];
+            memcpy(tag, pkt + n, GCM_TAG_LEN);
+            memmove(pkt + n, word, 4); /* AAD is the packet || E and index, contiguous */
+            err = gcm_open(k, iv, pkt, n + 4, pkt + n + 4, 0, tag);
+        }
+    } else {
+        uint8_t iv[16], mac[20];
+        err = hmac(k, pkt, n + 4, NULL, 0, mac);
+        if (!err && CRYPTO_memcmp(mac, pkt + n + 4, k->tag_len) != 0)
+            err = EBADMSG;
+        if (!err && encrypted) {
+            cm_iv(iv, k->salt, ssrc, idx);
+            err = ctr_crypt(k, iv, pkt + 8, n - 8);
+        }
+    }
+    if (err)
+        return err;
+    if (!st && !(st = stream_add(s, &fresh)))
+        return EPROTO;
+    replay_add(&st->rtcp, idx);
+    *len = n;
+    return 0;
+}
+
+/* ---- the interface ---- */
+
 static void session_destroy(void *data)
 {
     struct srtp_session *s = data;
-    if (s->ctx)
-        srtp_dealloc(s->ctx);
+    keys_clear(&s->rtp);
+    keys_clear(&s->rtcp);
+    g_free(s->streams);
 }
 
 size_t srtp_suite_key_len(enum srtp_suite suite)
@@ -70,37 +523,11 @@ size_t srtp_suite_key_len(enum srtp_suite suite)
     switch (suite) {
     case SRTP_SUITE_AES_CM_128_HMAC_SHA1_80:
     case SRTP_SUITE_AES_CM_128_HMAC_SHA1_32:
-        return SRTP_AES_ICM_128_KEY_LEN_WSALT;
+        return AES128_KEY_LEN + CM_SALT_LEN;
     case SRTP_SUITE_AEAD_AES_128_GCM:
-        return SRTP_AES_GCM_128_KEY_LEN_WSALT;
+        return AES128_KEY_LEN + GCM_SALT_LEN;
     }
     return 0;
-}
-
-static int set_policy(srtp_policy_t *p, enum srtp_suite suite, size_t key_len, size_t *rtp_tag,
-                      size_t *rtcp_tag)
-{
-    if (!key_len || key_len != srtp_suite_key_len(suite))
-        return EINVAL;
-    switch (suite) {
-    case SRTP_SUITE_AES_CM_128_HMAC_SHA1_80:
-        srtp_crypto_policy_set_rtp_default(&p->rtp);
-        srtp_crypto_policy_set_rtcp_default(&p->rtcp);
-        *rtp_tag = *rtcp_tag = 10;
-        return 0;
-    case SRTP_SUITE_AES_CM_128_HMAC_SHA1_32:
-        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&p->rtp);
-        srtp_crypto_policy_set_rtcp_default(&p->rtcp);
-        *rtp_tag = 4;
-        *rtcp_tag = 10;
-        return 0;
-    case SRTP_SUITE_AEAD_AES_128_GCM:
-        srtp_crypto_policy_set_aes_gcm_128_16_auth(&p->rtp);
-        srtp_crypto_policy_set_aes_gcm_128_16_auth(&p->rtcp);
-        *rtp_tag = *rtcp_tag = 16;
-        return 0;
-    }
-    return EINVAL;
 }
 
 int srtp_session_alloc(struct srtp_session **sp, enum srtp_session_dir dir,
@@ -118,45 +545,30 @@ int srtp_session_alloc(struct srtp_session **sp, enum srtp_session_dir dir,
 int srtp_session_alloc_suite(struct srtp_session **sp, enum srtp_session_dir dir,
                              enum srtp_suite suite, const uint8_t *key, size_t key_len)
 {
-    if (!sp || !key)
+    if (!sp || !key || (dir != SRTP_SESSION_INBOUND && dir != SRTP_SESSION_OUTBOUND))
+        return EINVAL;
+    size_t want = srtp_suite_key_len(suite);
+    if (!want || key_len != want)
         return EINVAL;
     int err = ensure_init();
     if (err)
         return err;
 
-    srtp_policy_t policy;
-    uint8_t keybuf[SRTP_MAX_KEY_LEN];
-    size_t rtp_tag = 0, rtcp_tag = 0;
-
-    memset(&policy, 0, sizeof(policy));
-    err = set_policy(&policy, suite, key_len, &rtp_tag, &rtcp_tag);
-    if (err)
-        return err;
-    if (key_len > sizeof(keybuf))
-        return EINVAL;
-    memcpy(keybuf, key, key_len);
-
-    policy.ssrc.type = dir == SRTP_SESSION_INBOUND ? ssrc_any_inbound : ssrc_any_outbound;
-    policy.key = keybuf;
-    policy.window_size = SRTP_REPLAY_WINDOW;
-    policy.allow_repeat_tx = dir == SRTP_SESSION_OUTBOUND;
-    policy.next = NULL;
-
     struct srtp_session *s = mem_zalloc(sizeof(*s), session_destroy);
-    if (!s) {
-        explicit_bzero(keybuf, sizeof(keybuf));
+    if (!s)
         return ENOMEM;
-    }
     s->dir = dir;
-    s->rtp_trailer = rtp_tag;
-    s->rtcp_trailer = rtcp_tag + 4;
-
-    srtp_err_status_t st = srtp_create(&s->ctx, &policy);
-    explicit_bzero(keybuf, sizeof(keybuf));
-    if (st != srtp_err_status_ok) {
-        s->ctx = NULL;
+    s->gcm = suite == SRTP_SUITE_AEAD_AES_128_GCM;
+    bool decrypt = dir == SRTP_SESSION_INBOUND;
+    size_t salt_len = key_len - AES128_KEY_LEN;
+    size_t rtp_tag = s->gcm ? GCM_TAG_LEN : suite == SRTP_SUITE_AES_CM_128_HMAC_SHA1_32 ? 4 : 10;
+    size_t rtcp_tag = s->gcm ? GCM_TAG_LEN : SRTCP_CM_TAG;
+    err = keys_init(&s->rtp, s->gcm, decrypt, key, salt_len, 0, rtp_tag);
+    if (!err)
+        err = keys_init(&s->rtcp, s->gcm, decrypt, key, salt_len, 3, rtcp_tag);
+    if (err) {
         mem_deref(s);
-        return st == srtp_err_status_alloc_fail ? ENOMEM : EPROTO;
+        return err;
     }
     *sp = s;
     return 0;
@@ -171,17 +583,13 @@ int srtp_session_protect(struct srtp_session *s, uint8_t *pkt, size_t *len, size
         count(&s->other_fail);
         return EINVAL;
     }
-    if (cap < n + (rtcp ? s->rtcp_trailer : s->rtp_trailer))
+    if (cap < n + (rtcp ? s->rtcp.tag_len + 4 : s->rtp.tag_len))
         return EOVERFLOW;
-
-    int ilen = (int)n;
-    srtp_err_status_t st =
-        rtcp ? srtp_protect_rtcp(s->ctx, pkt, &ilen) : srtp_protect(s->ctx, pkt, &ilen);
-    if (st != srtp_err_status_ok || ilen < 0 || (size_t)ilen > cap) {
+    int err = rtcp ? rtcp_protect(s, pkt, len) : rtp_protect(s, pkt, len);
+    if (err) {
         count(&s->other_fail);
-        return EPROTO;
+        return err;
     }
-    *len = (size_t)ilen;
     count(&s->packets);
     return 0;
 }
@@ -191,29 +599,20 @@ int srtp_session_unprotect(struct srtp_session *s, uint8_t *pkt, size_t *len, bo
     if (!s || !pkt || !len || s->dir != SRTP_SESSION_INBOUND)
         return EINVAL;
     size_t n = *len;
-    if (n < (rtcp ? RTCP_MIN_LEN + s->rtcp_trailer : RTP_MIN_LEN + s->rtp_trailer) ||
+    if (n < (rtcp ? RTCP_MIN_LEN + s->rtcp.tag_len + 4 : RTP_MIN_LEN + s->rtp.tag_len) ||
         n > SRTP_MAX_PKT) {
         count(&s->other_fail);
         return EBADMSG;
     }
-
-    int ilen = (int)n;
-    srtp_err_status_t st =
-        rtcp ? srtp_unprotect_rtcp(s->ctx, pkt, &ilen) : srtp_unprotect(s->ctx, pkt, &ilen);
-    switch (st) {
-    case srtp_err_status_ok:
-        if (ilen < 0 || (size_t)ilen > n) {
-            count(&s->other_fail);
-            return EBADMSG;
-        }
-        *len = (size_t)ilen;
+    int err = rtcp ? rtcp_unprotect(s, pkt, len) : rtp_unprotect(s, pkt, len);
+    switch (err) {
+    case 0:
         count(&s->packets);
         return 0;
-    case srtp_err_status_replay_fail:
-    case srtp_err_status_replay_old:
+    case EALREADY:
         count(&s->replay);
         return EALREADY;
-    case srtp_err_status_auth_fail:
+    case EBADMSG:
         count(&s->auth_fail);
         return EBADMSG;
     default:
@@ -235,27 +634,7 @@ void srtp_session_stats(const struct srtp_session *s, struct srtp_session_stats 
     st->other_fail = atomic_load_explicit(&s->other_fail, memory_order_relaxed);
 }
 
-static gpointer probe_gcm(gpointer unused)
-{
-    if (ensure_init())
-        return GINT_TO_POINTER(1);
-    srtp_policy_t p;
-    uint8_t key[SRTP_AES_GCM_128_KEY_LEN_WSALT] = {0};
-    memset(&p, 0, sizeof(p));
-    srtp_crypto_policy_set_aes_gcm_128_16_auth(&p.rtp);
-    srtp_crypto_policy_set_aes_gcm_128_16_auth(&p.rtcp);
-    p.ssrc.type = ssrc_any_outbound;
-    p.key = key;
-    p.window_size = SRTP_REPLAY_WINDOW;
-    srtp_t ctx = NULL;
-    if (srtp_create(&ctx, &p) != srtp_err_status_ok)
-        return GINT_TO_POINTER(1);
-    srtp_dealloc(ctx);
-    return GINT_TO_POINTER(2);
-}
-
 bool srtp_session_gcm_supported(void)
 {
-    static GOnce once = G_ONCE_INIT;
-    return GPOINTER_TO_INT(g_once(&once, probe_gcm, NULL)) == 2;
+    return true;
 }

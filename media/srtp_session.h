@@ -1,11 +1,11 @@
 /*
- * One direction of SRTP/SRTCP (RFC 3711, RFC 7714 for AES-GCM) over libsrtp2, keyed from
- * DTLS-SRTP (WebRTC legs) or from SDES a=crypto lines (SIP legs, RFC 4568).
+ * One direction of SRTP/SRTCP (RFC 3711, RFC 7714 for AES-GCM) on OpenSSL's libcrypto, keyed
+ * from DTLS-SRTP (WebRTC legs) or from SDES a=crypto lines (SIP legs, RFC 4568).
  *
  * A transport makes two sessions, one inbound and one outbound, so the receive path (a media
- * worker) and the send path (a mixer clock) never share a libsrtp context or a lock. Each session
- * accepts any SSRC (ssrc_any_inbound / ssrc_any_outbound): streams are created from the template
- * on a source's first packet, and inbound ones only after that packet authenticated.
+ * worker) and the send path (a mixer clock) never share a cipher context or a lock. Each session
+ * accepts any SSRC: a source's state (ROC, replay windows, SRTCP index) is made on its first
+ * packet, and inbound only after that packet authenticated.
  *
  * Packets are transformed in place. Failures are counted, never logged per packet; the counters
  * may be read from any thread (they are single-writer relaxed atomics).
@@ -49,8 +49,8 @@ int srtp_session_alloc(struct srtp_session **sp, enum srtp_session_dir dir,
                        enum dtls_srtp_profile profile, const uint8_t *key, size_t key_len);
 
 /* Protects pkt[0..*len) in place; *len grows by the tag (and SRTCP index). EOVERFLOW when cap is
- * too small, EINVAL on an inbound session or a packet too short to be RTP/RTCP, EPROTO for other
- * libsrtp refusals. */
+ * too small, EINVAL on an inbound session or a packet too short to be RTP/RTCP (or whose header
+ * runs past its end), EPROTO for other refusals (too many SSRCs, SRTCP index exhausted). */
 int srtp_session_protect(struct srtp_session *s, uint8_t *pkt, size_t *len, size_t cap, bool rtcp);
 
 /* Authenticates and decrypts pkt[0..*len) in place; *len shrinks. EBADMSG for a packet that does
@@ -62,12 +62,12 @@ struct srtp_session_stats {
     uint64_t packets;    /* transformed successfully */
     uint64_t auth_fail;  /* unprotect: authentication failed */
     uint64_t replay;     /* unprotect: duplicate or outside the replay window */
-    uint64_t other_fail; /* malformed, too large, or refused by libsrtp */
+    uint64_t other_fail; /* malformed, too large, or otherwise refused */
 };
 void srtp_session_stats(const struct srtp_session *s, struct srtp_session_stats *st);
 
-/* Whether the linked libsrtp2 can do AES-GCM (it depends on the crypto backend it was built
- * with); DTLS offers SRTP_AEAD_AES_128_GCM only when it can. */
+/* Whether AEAD_AES_128_GCM is available: always, since libcrypto has it (kept for callers: DTLS
+ * offers SRTP_AEAD_AES_128_GCM only when it is). */
 bool srtp_session_gcm_supported(void);
 
 #endif

@@ -100,9 +100,9 @@ struct lite_agent {
     struct lite_addr sel_key;
     struct sockaddr_storage sel_addr;
     socklen_t sel_len;
-    int64_t last_heard_us; /* a check or packet from the selected address */
-    int64_t last_ok_us;    /* checker: a consent response */
-    GSource *consent_timer;
+    int64_t last_heard_us;           /* a check or packet from the selected address */
+    int64_t last_ok_us;              /* checker: a consent response */
+    struct lite_timer consent_timer; /* on the host's sweep, not a GSource of its own */
     GSource *check_timer;
     struct pair pairs[MAX_PAIRS];
     unsigned npairs;
@@ -147,13 +147,19 @@ static void emit_state(struct lite_agent *a, enum ice_state s, const char *detai
         a->base.h.state(s, detail, a->base.arg);
 }
 
+static void consent_stop(struct lite_agent *a)
+{
+    if (a->host)
+        lite_host_timer_stop(a->host, &a->consent_timer);
+}
+
 static void fail(struct lite_agent *a, const char *detail)
 {
     if (a->failed)
         return;
     a->failed = true;
     stop_source(&a->check_timer);
-    stop_source(&a->consent_timer);
+    consent_stop(a);
     g_mutex_lock(&a->tx_lock);
     a->tx_ok = false; /* RFC 7675: no consent, no sending */
     g_mutex_unlock(&a->tx_lock);
@@ -179,8 +185,6 @@ static void emit_candidate(struct lite_agent *a)
 
 /* ---- consent ---- */
 
-static gboolean on_consent_timer(gpointer data);
-
 static void consent_arm(struct lite_agent *a, int64_t now)
 {
     unsigned ms;
@@ -192,20 +196,16 @@ static void consent_arm(struct lite_agent *a, int64_t now)
         int64_t due = a->last_heard_us + (int64_t)a->consent_timeout_ms * 1000;
         ms = due > now ? (unsigned)((due - now + 999) / 1000) : 1;
     }
-    arm(a, &a->consent_timer, ms ? ms : 1, on_consent_timer);
+    lite_host_timer_arm(a->host, &a->consent_timer, now + (int64_t)(ms ? ms : 1) * 1000);
 }
 
 static void send_check(struct lite_agent *a, const struct sockaddr *to, socklen_t tolen,
                        const uint8_t tid[STUN_TID_LEN], bool nominate);
 
-static gboolean on_consent_timer(gpointer data)
+void lite_agent_on_timer(struct lite_agent *a, int64_t now)
 {
-    struct lite_agent *a = data;
-    g_source_unref(a->consent_timer);
-    a->consent_timer = NULL;
     if (a->closed || a->failed || !a->selected)
-        return G_SOURCE_REMOVE;
-    int64_t now = g_get_monotonic_time();
+        return;
     int64_t last = a->checker ? a->last_ok_us : a->last_heard_us;
     if (now - last >= (int64_t)a->consent_timeout_ms * 1000) {
         char detail[160];
@@ -216,7 +216,7 @@ static gboolean on_consent_timer(gpointer data)
                  (unsigned)a->consent_timeout_ms);
         logc_info(a->log_ctx, "ice-lite: %s", detail);
         fail(a, detail);
-        return G_SOURCE_REMOVE;
+        return;
     }
     if (a->checker && a->has_remote) {
         if (!stun_tid_random(a->consent_tid)) {
@@ -225,7 +225,6 @@ static gboolean on_consent_timer(gpointer data)
         }
     }
     consent_arm(a, now);
-    return G_SOURCE_REMOVE;
 }
 
 /* ---- selection ---- */
@@ -672,7 +671,7 @@ static void op_restart(struct ice_agent *base, const char *ufrag, const char *pw
     a->controlling = a->checker;
     stop_source(&a->check_timer);
     if (a->checker)
-        stop_source(&a->consent_timer); /* its checks would use the old credentials */
+        consent_stop(a); /* its checks would use the old credentials */
     emit_state(a, ICE_STATE_CHECKING, NULL);
     if (a->gathered) {
         if (register_cur(a)) {
@@ -748,7 +747,7 @@ static void op_teardown(struct ice_agent *base)
         return;
     a->closed = true;
     stop_source(&a->check_timer);
-    stop_source(&a->consent_timer);
+    consent_stop(a);
     g_mutex_lock(&a->tx_lock);
     a->tx_ok = false;
     g_mutex_unlock(&a->tx_lock);
@@ -819,6 +818,8 @@ int ice_lite_alloc(struct ice_agent **ap, const struct ice_agent_cfg *cfg,
     if (!a)
         return ENOMEM;
     g_mutex_init(&a->tx_lock);
+    a->consent_timer.agent = a;
+    a->consent_timer.idx = -1;
     a->base.ops = &lite_ops;
     a->base.h = *h;
     a->base.arg = arg;

@@ -14,6 +14,13 @@
  * heard nothing from it for a while (the peer reused its port after the old call died and before
  * the old leg timed out); otherwise the nomination is refused, so that a peer with valid
  * credentials for its own leg cannot divert another leg's media by nominating that leg's address.
+ *
+ * Timers. Every connected leg keeps a consent timer for the life of the call. One GSource per leg
+ * would make every wake-up of the worker O(legs): GLib's main loop prepares and checks each source
+ * of the context on each iteration, and a busy worker wakes for nearly every datagram. So a host
+ * keeps one source for all its legs' timers, whose ready time is the earliest one due; when it
+ * fires it runs the due timers and scans the list for the next. Timers fire about once per leg per
+ * consent period, so the scan costs little, and a wake-up for a datagram costs O(1) again.
  */
 #include "media/ice_lite_int.h"
 
@@ -83,8 +90,26 @@ static void host_destroy(void *data)
         g_hash_table_destroy(h->by_addr);
     if (h->ctx)
         g_main_context_unref(h->ctx);
+    g_free(h->timers);
     mem_deref(h->log_ctx);
 }
+
+static gboolean sweep_dispatch(GSource *src, GSourceFunc cb, gpointer data)
+{
+    (void)src;
+    return cb(data);
+}
+
+static GSourceFuncs sweep_funcs = {
+    .dispatch = sweep_dispatch,
+};
+
+static void cb_unref(gpointer data)
+{
+    mem_deref(data);
+}
+
+static gboolean on_sweep(gpointer data);
 
 static void on_datagram(uint8_t *pkt, size_t len, const struct sockaddr *src, socklen_t srclen,
                         int64_t now_us, void *arg);
@@ -121,6 +146,13 @@ static int host_new(struct lite_host **hp, GMainContext *ctx, const char *ip, ui
         mem_deref(h);
         return err == EADDRINUSE || err == EACCES ? EADDRNOTAVAIL : err;
     }
+    /* The source holds a reference: a sweep running on the worker while the last user releases
+     * the host elsewhere finishes with it. */
+    h->sweep_at = -1;
+    h->sweep = g_source_new(&sweep_funcs, sizeof(GSource));
+    g_source_set_priority(h->sweep, G_PRIORITY_DEFAULT);
+    g_source_set_callback(h->sweep, on_sweep, mem_ref(h), cb_unref);
+    g_source_attach(h->sweep, ctx);
     if (shared)
         log_info("ice-lite: media socket %s:%u shared by this worker's legs",
                  udp_mux_local_ip(h->mux), udp_mux_local_port(h->mux));
@@ -173,7 +205,93 @@ void lite_host_release(struct lite_host *h)
     /* Closing waits out a receive batch running on the worker; after it nothing reaches the
      * tables, which every agent has left already. */
     udp_mux_close(h->mux);
+    g_source_destroy(h->sweep);
+    g_source_unref(h->sweep);
     mem_deref(h);
+}
+
+/* ---- timers (worker) ---- */
+
+static void sweep_set(struct lite_host *h, int64_t at)
+{
+    if (h->sweep_at == at)
+        return;
+    h->sweep_at = at;
+    g_source_set_ready_time(h->sweep, at);
+}
+
+void lite_host_timer_arm(struct lite_host *h, struct lite_timer *t, int64_t due_us)
+{
+    if (due_us <= 0)
+        due_us = 1;
+    if (t->idx < 0) {
+        if (h->ntimers == h->timers_cap) {
+            h->timers_cap = h->timers_cap ? h->timers_cap * 2 : 16;
+            h->timers = g_renew(struct lite_timer *, h->timers, h->timers_cap);
+        }
+        t->idx = (int)h->ntimers;
+        h->timers[h->ntimers++] = t;
+    }
+    t->due_us = due_us;
+    /* While sweeping, the sweep sets the next time when it is done. */
+    if (!h->sweeping && (h->sweep_at < 0 || due_us < h->sweep_at))
+        sweep_set(h, due_us);
+}
+
+void lite_host_timer_stop(struct lite_host *h, struct lite_timer *t)
+{
+    t->due_us = 0;
+    if (t->idx < 0)
+        return;
+    unsigned i = (unsigned)t->idx;
+    t->idx = -1;
+    if (h->sweeping) {
+        h->timers[i] = NULL; /* the sweep is walking the list: compacted after it */
+        h->holes = true;
+        return;
+    }
+    struct lite_timer *last = h->timers[--h->ntimers];
+    if (last != t) {
+        h->timers[i] = last;
+        last->idx = (int)i;
+    }
+    /* The sweep's time may now be early: it then finds nothing due and moves on. */
+}
+
+static gboolean on_sweep(gpointer data)
+{
+    struct lite_host *h = data;
+    int64_t now = g_get_monotonic_time();
+    h->sweeping = true;
+    /* A timer's agent may stop any timer (or add one) from its handler: removals leave holes,
+     * additions land at the end and are looked at too. */
+    for (unsigned i = 0; i < h->ntimers; i++) {
+        struct lite_timer *t = h->timers[i];
+        if (t && t->due_us && t->due_us <= now) {
+            t->due_us = 0;
+            lite_agent_on_timer(t->agent, now);
+        }
+    }
+    h->sweeping = false;
+    int64_t next = -1;
+    unsigned n = 0;
+    for (unsigned i = 0; i < h->ntimers; i++) {
+        struct lite_timer *t = h->timers[i];
+        if (!t)
+            continue;
+        if (h->holes) {
+            t->idx = (int)n;
+            h->timers[n] = t;
+        }
+        n++;
+        if (t->due_us && (next < 0 || t->due_us < next))
+            next = t->due_us;
+    }
+    h->ntimers = n;
+    h->holes = false;
+    h->sweep_at = -2; /* forces the set: a fired source's ready time must move */
+    sweep_set(h, next);
+    return G_SOURCE_CONTINUE;
 }
 
 /* ---- tables (worker) ---- */

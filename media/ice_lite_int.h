@@ -36,6 +36,13 @@ bool lite_addr_equal(const struct lite_addr *a, const struct lite_addr *b);
 
 struct lite_agent;
 
+/* A one-shot timer of an agent, run by its host's sweep (see ice_lite_host.c). Worker only. */
+struct lite_timer {
+    struct lite_agent *agent;
+    int64_t due_us; /* monotonic; 0: not armed */
+    int idx;        /* in the host's list, -1: not in it */
+};
+
 struct lite_host {
     /* Fixed at creation. */
     GMainContext *ctx;
@@ -51,6 +58,11 @@ struct lite_host {
     GHashTable *by_ufrag;    /* const char * (the agent's string) -> struct lite_agent * */
     GHashTable *by_addr;     /* const struct lite_addr * (the agent's) -> struct lite_agent * */
     struct lite_agent *only; /* a private host's one agent: STUN responses go to it */
+    GSource *sweep;          /* one source for every agent's timer; made at creation */
+    struct lite_timer **timers;
+    unsigned ntimers, timers_cap;
+    int64_t sweep_at; /* the sweep's ready time, -1: none */
+    bool sweeping, holes;
 
     /* Relaxed atomics: the worker counts, anyone reads. */
     atomic_uint_fast64_t stun_bad, unknown_user, dropped;
@@ -72,6 +84,11 @@ void lite_host_remove_ufrag(struct lite_host *h, const char *ufrag, struct lite_
 int lite_host_select(struct lite_host *h, const struct lite_addr *k, struct lite_agent *a);
 void lite_host_unselect(struct lite_host *h, const struct lite_addr *k, struct lite_agent *a);
 
+/* Arms t (its agent's, on this host) to run lite_agent_on_timer at due_us (monotonic), or
+ * re-arms it; stop takes it off the host, which the agent must do before it goes. */
+void lite_host_timer_arm(struct lite_host *h, struct lite_timer *t, int64_t due_us);
+void lite_host_timer_stop(struct lite_host *h, struct lite_timer *t);
+
 /* Sends a STUN message at once (answers, checks). */
 int lite_host_send(struct lite_host *h, const uint8_t *pkt, size_t len, const struct sockaddr *to,
                    socklen_t tolen);
@@ -82,6 +99,8 @@ void lite_agent_on_request(struct lite_agent *a, const struct stun_msg *m,
 void lite_agent_on_response(struct lite_agent *a, const struct stun_msg *m,
                             const struct sockaddr *src, int64_t now_us);
 void lite_agent_on_media(struct lite_agent *a, uint8_t *pkt, size_t len, int64_t now_us);
+/* The agent's lite_timer is due (it is disarmed first). */
+void lite_agent_on_timer(struct lite_agent *a, int64_t now_us);
 /* The last time a has heard from its selected address (for lite_host_select's takeover rule). */
 int64_t lite_agent_last_heard(const struct lite_agent *a);
 

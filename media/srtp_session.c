@@ -40,9 +40,12 @@
 #define RTP_MIN_LEN        12
 #define RTCP_MIN_LEN       8
 #define SRTP_MAX_PKT       16384 /* far above any MTU; keeps lengths within int */
-#define SRTP_MAX_STREAMS   64    /* SSRCs per session: audio, video, RTX, FEC, with room to spare */
-#define SRTCP_INDEX_MAX    0x7fffffffu
-#define SRTCP_E_FLAG       0x80000000u
+/* SSRCs per session: audio, video, RTX, FEC, with room to spare. Inbound, a full table forgets
+ * its least recently used source (a peer that changes SSRCs at every renegotiation must not run
+ * out); outbound refuses instead, as forgetting would reuse keystream (ROC, SRTCP index). */
+#define SRTP_MAX_STREAMS 64
+#define SRTCP_INDEX_MAX  0x7fffffffu
+#define SRTCP_E_FLAG     0x80000000u
 
 #define CM_SALT_LEN  14
 #define GCM_SALT_LEN 12
@@ -63,6 +66,7 @@ struct srtp_stream {
     struct replay rtp;     /* inbound: window; outbound: only top (the ROC and highest seq) */
     struct replay rtcp;    /* inbound only */
     uint32_t rtcp_out_idx; /* outbound: last SRTCP index sent (0: none yet) */
+    uint64_t used;         /* the session's clock at the last lookup */
 };
 
 /* The keyed transforms of one of RTP / RTCP. */
@@ -79,6 +83,7 @@ struct srtp_session {
     struct srtp_keys rtp, rtcp;
     struct srtp_stream *streams;
     size_t nstreams, cap_streams;
+    uint64_t clock; /* counts stream lookups, for least-recently-used eviction */
     /* Single writer (the thread using the session), any reader. */
     atomic_uint_least64_t packets, auth_fail, replay, other_fail;
 };
@@ -226,18 +231,30 @@ static uint64_t rtp_index_estimate(const struct replay *r, uint16_t seq)
 
 static struct srtp_stream *stream_find(struct srtp_session *s, uint32_t ssrc)
 {
-    for (size_t i = 0; i < s->nstreams; i++)
-        if (s->streams[i].ssrc == ssrc)
+    for (size_t i = 0; i < s->nstreams; i++) {
+        if (s->streams[i].ssrc == ssrc) {
+            s->streams[i].used = ++s->clock;
             return &s->streams[i];
+        }
+    }
     return NULL;
 }
 
-/* Adds a copy of st; NULL at the bound or out of memory. */
+/* Adds a copy of st; NULL at the bound (outbound) or out of memory. */
 static struct srtp_stream *stream_add(struct srtp_session *s, const struct srtp_stream *st)
 {
     if (s->nstreams == s->cap_streams) {
-        if (s->cap_streams >= SRTP_MAX_STREAMS)
-            return NULL;
+        if (s->cap_streams >= SRTP_MAX_STREAMS) {
+            if (s->dir == SRTP_SESSION_OUTBOUND)
+                return NULL;
+            size_t lru = 0;
+            for (size_t i = 1; i < s->nstreams; i++)
+                if (s->streams[i].used < s->streams[lru].used)
+                    lru = i;
+            s->streams[lru] = *st;
+            s->streams[lru].used = ++s->clock;
+            return &s->streams[lru];
+        }
         size_t ncap = s->cap_streams ? s->cap_streams * 2 : 2;
         struct srtp_stream *n = g_try_realloc(s->streams, ncap * sizeof(*n));
         if (!n)
@@ -246,6 +263,7 @@ static struct srtp_stream *stream_add(struct srtp_session *s, const struct srtp_
         s->cap_streams = ncap;
     }
     s->streams[s->nstreams] = *st;
+    s->streams[s->nstreams].used = ++s->clock;
     return &s->streams[s->nstreams++];
 }
 

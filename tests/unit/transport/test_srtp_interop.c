@@ -336,6 +336,39 @@ static void forged_first_packet(void **state)
     mem_deref(oi);
 }
 
+/* Inbound, a full table of sources forgets the least recently used one; outbound refuses a
+ * source beyond the bound (forgetting it would reuse keystream). */
+static void many_ssrcs(void **state)
+{
+    (void)state;
+    struct srtp_session *oi = our_session(SRTP_SUITE_AES_CM_128_HMAC_SHA1_80, true);
+    struct srtp_session *oo[2] = {our_session(SRTP_SUITE_AES_CM_128_HMAC_SHA1_80, false),
+                                  our_session(SRTP_SUITE_AES_CM_128_HMAC_SHA1_80, false)};
+    uint8_t b[256], last[256];
+    size_t len, last_len = 0;
+
+    for (uint32_t ssrc = 1; ssrc <= 100; ssrc++) {
+        len = make_rtp(b, 10, ssrc, 0, -1, 30, 0);
+        int err = srtp_session_protect(oo[ssrc > 64], b, &len, sizeof(b), false);
+        assert_int_equal(err, 0);
+        memcpy(last, b, len);
+        last_len = len;
+        assert_int_equal(srtp_session_unprotect(oi, b, &len, false), 0);
+    }
+    /* The most recent source is still known: its packet again is a replay. */
+    assert_int_equal(srtp_session_unprotect(oi, last, &last_len, false), EALREADY);
+    /* The first was forgotten and comes back. */
+    len = make_rtp(b, 11, 1, 0, -1, 30, 0);
+    assert_int_equal(srtp_session_protect(oo[0], b, &len, sizeof(b), false), 0);
+    assert_int_equal(srtp_session_unprotect(oi, b, &len, false), 0);
+    /* The 65th source of one outbound session is refused. */
+    len = make_rtp(b, 10, 1000, 0, -1, 30, 0);
+    assert_int_equal(srtp_session_protect(oo[0], b, &len, sizeof(b), false), EPROTO);
+    mem_deref(oo[0]);
+    mem_deref(oo[1]);
+    mem_deref(oi);
+}
+
 /* The SRTCP index counts per SSRC from 1, E flag set, after the tag for GCM. */
 static void srtcp_index_per_ssrc(void **state)
 {
@@ -425,11 +458,17 @@ int main(void)
 {
     assert_int_equal(srtp_init(), srtp_err_status_ok);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(cross_aes_cm_80),     cmocka_unit_test(cross_aes_cm_32),
-        cmocka_unit_test(cross_gcm),           cmocka_unit_test(unencrypted_srtcp),
-        cmocka_unit_test(reorder_across_wrap), cmocka_unit_test(tamper_refused),
-        cmocka_unit_test(forged_first_packet), cmocka_unit_test(srtcp_index_per_ssrc),
-        cmocka_unit_test(malformed_refused),   cmocka_unit_test(kdf_vectors),
+        cmocka_unit_test(cross_aes_cm_80),
+        cmocka_unit_test(cross_aes_cm_32),
+        cmocka_unit_test(cross_gcm),
+        cmocka_unit_test(unencrypted_srtcp),
+        cmocka_unit_test(reorder_across_wrap),
+        cmocka_unit_test(tamper_refused),
+        cmocka_unit_test(forged_first_packet),
+        cmocka_unit_test(many_ssrcs),
+        cmocka_unit_test(srtcp_index_per_ssrc),
+        cmocka_unit_test(malformed_refused),
+        cmocka_unit_test(kdf_vectors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,7 +14,9 @@ import { startPhone, wavTones } from './lib/baresip.mjs';
 import { runMxcall } from './lib/mxcall.mjs';
 import { waitFor } from './lib/wait.mjs';
 
-const TONE = { alice: 440, bob: 550, phone: 660 };
+// Far apart: a loaded machine's glitches (concealment, skipped 20 ms ticks) put sidebands at
+// multiples of 50 Hz around each tone, which at 110 Hz spacing landed on the listener's own.
+const TONE = { alice: 440, bob: 750, phone: 1100 };
 const PROBES = Object.values(TONE);
 const PHONE = { user: '+15551001', password: 'phone-pw-1001' };
 
@@ -31,11 +33,14 @@ function assertHears(win, own, others, what) {
   }
 }
 
-function assertSilent(win, hz, reference, what) {
-  const level = (f) => win.tones_db[String(f)];
-  assert.ok(level(hz) < level(reference) - 30,
-            `${what}: ${hz} Hz still heard at ${level(hz).toFixed(1)} dB ` +
-            `(${reference} Hz at ${level(reference).toFixed(1)} dB)`);
+// Muted: hz is 30 dB below where it was when heard (window before). Not against another tone:
+// the phone's tone reaches the Matrix parties ~10 dB over theirs, and codec cross-talk leaves
+// every tone, even a listener's own, some 45-50 dB down.
+function assertSilent(win, hz, before, what) {
+  const level = (w) => w.tones_db[String(hz)];
+  assert.ok(level(win) < level(before) - 30,
+            `${what}: ${hz} Hz still heard at ${level(win).toFixed(1)} dB ` +
+            `(${level(before).toFixed(1)} dB when heard)`);
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -101,8 +106,8 @@ test('a phone dials a room through kamailio: everyone hears everyone; hold, resu
   assertHears(r('alice').windows[0], TONE.alice, [TONE.bob, TONE.phone], 'alice, all in');
   assertHears(r('bob').windows[0], TONE.bob, [TONE.alice, TONE.phone], 'bob, all in');
   // On hold the phone is muted in the mix; the two still hear each other.
-  assertSilent(r('alice').windows[1], TONE.phone, TONE.bob, 'alice, phone on hold');
-  assertSilent(r('bob').windows[1], TONE.phone, TONE.alice, 'bob, phone on hold');
+  assertSilent(r('alice').windows[1], TONE.phone, r('alice').windows[0], 'alice, phone on hold');
+  assertSilent(r('bob').windows[1], TONE.phone, r('bob').windows[0], 'bob, phone on hold');
   assertHears(r('alice').windows[1], TONE.alice, [TONE.bob], 'alice, phone on hold');
   // Resumed: heard again.
   assertHears(r('alice').windows[2], TONE.alice, [TONE.bob, TONE.phone], 'alice, resumed');

@@ -27,10 +27,13 @@
 #include <string.h>
 
 #include <glib.h>
-#include <openssl/core_names.h>
+/* HMAC-SHA1 runs on the SHA1_* functions (deprecated in OpenSSL 3 but present, and the same
+ * assembly): the keyed inner and outer states are copied per packet as plain structs, where
+ * EVP_MAC would duplicate a provider context (a malloc and a free) every time. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/params.h>
+#include <openssl/sha.h>
 
 #include "base/log.h"
 #include "base/mem.h"
@@ -71,8 +74,8 @@ struct srtp_stream {
 
 /* The keyed transforms of one of RTP / RTCP. */
 struct srtp_keys {
-    EVP_CIPHER_CTX *cipher; /* AES-128-CTR or AES-128-GCM, keyed */
-    EVP_MAC_CTX *mac;       /* HMAC-SHA1, keyed (AES-CM suites) */
+    EVP_CIPHER_CTX *cipher;    /* AES-128-CTR or AES-128-GCM, keyed */
+    SHA_CTX hmac_in, hmac_out; /* HMAC-SHA1 after the key's ipad / opad block (AES-CM) */
     uint8_t salt[CM_SALT_LEN];
     size_t tag_len;
 };
@@ -91,15 +94,13 @@ struct srtp_session {
 /* ---- process-wide algorithm handles, fetched once ---- */
 
 static EVP_CIPHER *alg_ctr, *alg_gcm;
-static EVP_MAC *alg_hmac;
 
 static gpointer fetch_algorithms(gpointer unused)
 {
     (void)unused;
     alg_ctr = EVP_CIPHER_fetch(NULL, "AES-128-CTR", NULL);
     alg_gcm = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
-    alg_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    if (!alg_ctr || !alg_gcm || !alg_hmac) {
+    if (!alg_ctr || !alg_gcm) {
         log_error("srtp: libcrypto lacks AES-128-CTR, AES-128-GCM or HMAC");
         return GINT_TO_POINTER(EPROTO);
     }
@@ -134,10 +135,10 @@ static inline void wr32(uint8_t *p, uint32_t v)
 static void keys_clear(struct srtp_keys *k)
 {
     EVP_CIPHER_CTX_free(k->cipher);
-    EVP_MAC_CTX_free(k->mac);
+    OPENSSL_cleanse(&k->hmac_in, sizeof(k->hmac_in));
+    OPENSSL_cleanse(&k->hmac_out, sizeof(k->hmac_out));
     OPENSSL_cleanse(k->salt, sizeof(k->salt));
     k->cipher = NULL;
-    k->mac = NULL;
 }
 
 /* Derives and keys one of RTP (labels 0, 1, 2) or RTCP (3, 4, 5). */
@@ -163,16 +164,19 @@ static int keys_init(struct srtp_keys *k, bool gcm, bool decrypt, const uint8_t 
             err = EPROTO;
     }
     if (!err && !gcm) {
-        char digest[] = "SHA1";
-        OSSL_PARAM params[] = {
-            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-            OSSL_PARAM_construct_end(),
-        };
-        k->mac = EVP_MAC_CTX_new(alg_hmac);
-        if (!k->mac)
-            err = ENOMEM;
-        else if (!EVP_MAC_init(k->mac, akey, sizeof(akey), params))
-            err = EPROTO;
+        /* RFC 2104 with a 20-byte key: one block of key XOR ipad / opad. */
+        uint8_t pad[64];
+        memset(pad, 0x36, sizeof(pad));
+        for (size_t i = 0; i < sizeof(akey); i++)
+            pad[i] ^= akey[i];
+        SHA1_Init(&k->hmac_in);
+        SHA1_Update(&k->hmac_in, pad, sizeof(pad));
+        memset(pad, 0x5c, sizeof(pad));
+        for (size_t i = 0; i < sizeof(akey); i++)
+            pad[i] ^= akey[i];
+        SHA1_Init(&k->hmac_out);
+        SHA1_Update(&k->hmac_out, pad, sizeof(pad));
+        OPENSSL_cleanse(pad, sizeof(pad));
     }
     OPENSSL_cleanse(ekey, sizeof(ekey));
     OPENSSL_cleanse(akey, sizeof(akey));
@@ -321,11 +325,16 @@ static int ctr_crypt(struct srtp_keys *k, const uint8_t iv[16], uint8_t *p, size
 static int hmac(struct srtp_keys *k, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
                 uint8_t mac[20])
 {
-    size_t outl = 0;
-    if (!EVP_MAC_init(k->mac, NULL, 0, NULL) || !EVP_MAC_update(k->mac, a, alen) ||
-        (blen && !EVP_MAC_update(k->mac, b, blen)) || !EVP_MAC_final(k->mac, mac, &outl, 20) ||
-        outl != 20)
-        return EPROTO;
+    SHA_CTX c = k->hmac_in;
+    uint8_t inner[SHA_DIGEST_LENGTH];
+    SHA1_Update(&c, a, alen);
+    if (blen)
+        SHA1_Update(&c, b, blen);
+    SHA1_Final(inner, &c);
+    c = k->hmac_out;
+    SHA1_Update(&c, inner, sizeof(inner));
+    SHA1_Final(mac, &c);
+    OPENSSL_cleanse(&c, sizeof(c));
     return 0;
 }
 

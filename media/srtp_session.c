@@ -4,18 +4,18 @@
  * Why not libsrtp2: Debian's libsrtp2 is built on NSS, whose PK11 layer sets up a cipher context
  * per packet; at conference scale that was a third of the process's CPU. Here every key is
  * derived once when the session is made (key_derivation_rate 0, so session keys never change and
- * do not depend on the SSRC), and the session holds one keyed EVP cipher context and one keyed
- * HMAC context per direction of RTP and of RTCP; a packet only sets the IV (and, for HMAC,
- * restarts from the stored key) before the transform.
+ * do not depend on the SSRC), and the session holds one keyed EVP cipher context and, for the
+ * AES-CM suites, the keyed HMAC-SHA1 states, for RTP and for RTCP; a packet only sets the IV
+ * (and copies the HMAC states) before the transform: no allocation per packet.
  *
  * Per SSRC the session keeps a small record: the highest packet index seen (ROC and sequence,
  * RFC 3711 3.3.1 and appendix A, estimated exactly as libsrtp does), a replay window of
  * SRTP_REPLAY_WINDOW packets for RTP and one for the SRTCP index, and the SRTCP index sent.
  * Inbound records are made only after a packet authenticated, so a stranger without the key
- * cannot fill the table. The window is 1024 packets rather than the usual 64/128: a video burst
- * reordered by a few hundred packets is normal and must not be dropped as a replay. Outbound
- * allows repeated sequence numbers so a stream may retransmit (NACK / RTX) through the same
- * session.
+ * cannot fill the table (bounded at SRTP_MAX_STREAMS). The window is 1024 packets rather than the
+ * usual 64/128: a video burst reordered by a few hundred packets is normal and must not be dropped
+ * as a replay. Outbound allows repeated sequence numbers so a stream may retransmit (NACK / RTX)
+ * through the same session.
  *
  * Everything read from a packet is bounded before use: the header (CSRCs, extension) must fit
  * in front of the tag, and tags are compared in constant time (CRYPTO_memcmp).

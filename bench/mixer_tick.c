@@ -275,7 +275,7 @@ static void run(unsigned n, const struct opts *o, struct payloads *tones, struct
         }
         sim_now = tick_at;
         int64_t t0 = cpu_ns();
-        conf_room_clock_tick(room, tick_at);
+        conf_room_clock_tick(room, tick_at, 0);
         int64_t dt = cpu_ns() - t0;
         if (k >= WARMUP) {
             busy += dt;

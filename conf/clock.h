@@ -40,10 +40,11 @@ void conf_clock_add_members(struct conf_clock *c, int delta);
  * the room's lock held, by a room that is not yet on the clock. false once the clock stopped. */
 bool conf_clock_schedule(struct conf_clock *c, struct conf_sched *s);
 
-/* Called by the clock thread for each room on its list, now_us being CLOCK_MONOTONIC. Ticks
- * the room under its lock; false when the room has no members, in which case the room has
- * marked itself unscheduled and the clock must unlink it and drop its reference. */
-bool conf_room_clock_tick(struct conf_room *r, uint64_t now_us);
+/* Called by the clock thread for each room on its list, now_us being CLOCK_MONOTONIC, skipped
+ * the ticks the clock gave up just before this one (usually 0). Ticks the room under its lock;
+ * false when the room has no members, in which case the room has marked itself unscheduled and
+ * the clock must unlink it and drop its reference. */
+bool conf_room_clock_tick(struct conf_room *r, uint64_t now_us, unsigned skipped);
 
 /* By the clock's owner after its thread stopped: marks the room unscheduled before the clock
  * drops its reference. */

@@ -68,6 +68,12 @@ struct conf_port {
     int (*write)(void *obj, const int16_t *pcm);
     /* Once per tick after write, e.g. for RTCP; may be NULL. */
     void (*tick)(void *obj, uint64_t now_us);
+    /* Optional: the clock fell behind and gave up `frames` ticks before this one. The port's
+     * timeline steps over them as the wall clock did: what waited to be played in them is
+     * dropped (not played late, which would add their time to every later frame) and the
+     * next audio sent is stamped where it really belongs (RFC 3550: timestamps follow the
+     * sampling clock), marked as the start of a talk spurt. Called before this tick's read. */
+    void (*skip)(void *obj, unsigned frames);
     void *obj;
     /* Optional (NULL: the member gets no digits): sends the participant an RFC 4733 digit,
      * interleaved with the audio of the next writes. 0, or an errno (ENOTSUP when its leg

@@ -17,6 +17,7 @@
 #include "conf/conf.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -128,6 +129,7 @@ static void tick_run(struct conf_clock *c)
 {
     uint64_t now = mono_us();
     uint64_t late = now > c->deadline_us ? now - c->deadline_us : 0;
+    unsigned skipped = 0;
 
     if (late >= CONF_TICK_US) {
         stat_add(&c->overruns, 1);
@@ -135,6 +137,7 @@ static void tick_run(struct conf_clock *c)
             uint64_t k = late / CONF_TICK_US;
             c->deadline_us += k * CONF_TICK_US;
             stat_add(&c->skipped, k);
+            skipped = k > UINT_MAX ? UINT_MAX : (unsigned)k;
             if (now - c->last_warn_us >= CONF_WARN_INTERVAL_US || !c->last_warn_us) {
                 c->last_warn_us = now;
                 logc_warn(c->log_ctx, "fell %llu ms behind: skipped %llu ticks",
@@ -146,7 +149,7 @@ static void tick_run(struct conf_clock *c)
 
     for (struct conf_sched **pp = &c->list; *pp;) {
         struct conf_sched *s = *pp;
-        if (conf_room_clock_tick(s->room, now)) {
+        if (conf_room_clock_tick(s->room, now, skipped)) {
             pp = &s->next;
             continue;
         }

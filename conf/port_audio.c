@@ -55,6 +55,11 @@ static void port_resume_encoding(void *obj, const int16_t *pcm)
     audio_stream_resume_encoding(obj, pcm);
 }
 
+static void port_skip(void *obj, unsigned frames)
+{
+    audio_stream_skip(obj, frames);
+}
+
 static void on_dtmf(char digit, uint16_t duration_ms, void *arg)
 {
     (void)conf_member_dtmf(arg, digit, duration_ms); /* refusals are logged there */
@@ -71,6 +76,7 @@ void conf_port_from_audio_stream(struct conf_port *p, struct audio_stream *as)
     p->read = port_read;
     p->write = port_write;
     p->tick = port_tick;
+    p->skip = port_skip;
     p->obj = as;
     p->send_dtmf = port_send_dtmf;
     p->attach = port_attach;

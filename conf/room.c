@@ -781,7 +781,7 @@ done:
         stat_inc(&mb->write_errors);
 }
 
-bool conf_room_clock_tick(struct conf_room *r, uint64_t now_us)
+bool conf_room_clock_tick(struct conf_room *r, uint64_t now_us, unsigned skipped)
 {
     pthread_mutex_lock(&r->lock);
     unsigned n = r->n;
@@ -791,6 +791,10 @@ bool conf_room_clock_tick(struct conf_room *r, uint64_t now_us)
         return false;
     }
     struct conf_member *const *mv = r->members;
+    for (unsigned i = 0; skipped && i < n; i++) {
+        if (mv[i]->port.skip)
+            mv[i]->port.skip(mv[i]->port.obj, skipped);
+    }
 
     r->tick_no++;
     conf_mix_begin(&r->mix);

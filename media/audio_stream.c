@@ -475,6 +475,28 @@ void audio_stream_read(struct audio_stream *as, int16_t pcm[AUDIO_FRAME_SAMPLES]
         *info = fi;
 }
 
+void audio_stream_skip(struct audio_stream *as, unsigned frames)
+{
+    if (!as || !frames)
+        return;
+    as->tx_ts += frames * as->frame_units; /* that time passed, whatever was sent in it */
+    as->tx_gap = true;
+    if (as->fwd_rx || audio_stream_rx_paused(as))
+        return; /* forwarded payloads: the listener's own jitter buffer absorbs the stall */
+    /* What was due in those frames goes undecoded, so that playout keeps its delay; the next
+     * packet decoded does not continue the last one (next_ts), which the decoder blends. */
+    as->carry_len = 0;
+    uint64_t now = now_us(as), want = (uint64_t)frames * as->frame_units;
+    pthread_mutex_lock(&as->lock);
+    while (want) {
+        if (jitter_get(as->jb, now, &as->jf) == JITTER_NONE)
+            break;
+        uint64_t d = as->jf.duration ? as->jf.duration : as->frame_units;
+        want -= d < want ? d : want;
+    }
+    pthread_mutex_unlock(&as->lock);
+}
+
 /* ---- send (mixer clock) ---- */
 
 int audio_stream_send_rtp(struct audio_stream *as, struct rtp_hdr *h, uint8_t *buf,

@@ -137,6 +137,11 @@ int audio_stream_write(struct audio_stream *as, const int16_t pcm[AUDIO_FRAME_SA
  * duration is clamped to 40 .. 1300 ms (the longest one event packet can express). */
 int audio_stream_send_dtmf(struct audio_stream *as, char digit, uint16_t duration_ms);
 
+/* Mixer clock: the clock gave up `frames` frames (it fell behind). Received audio due in them
+ * is dropped undecoded rather than played late, and the next packet sent is stamped after
+ * them with the marker bit, as if they had been sent (RFC 3550). */
+void audio_stream_skip(struct audio_stream *as, unsigned frames);
+
 /* Mixer clock, every frame: sends RTCP SR/RR + SDES when due (about every 1 s, randomised). */
 void audio_stream_tick(struct audio_stream *as, uint64_t now_us);
 

@@ -459,6 +459,63 @@ static void test_alloc_checks(void **state)
     pair_free(&p);
 }
 
+/* Runs B's side of a pair for frames [from, to): when skip_at is in that range, B's clock gives
+ * up `skip` ticks there (no read, no write) and then tells the stream so; A sends a 1 kHz tone
+ * from tone_at on. Returns the first frame in which B plays the tone. */
+static unsigned onset_with_skip(struct pair *p, unsigned total, unsigned tone_at, unsigned skip_at,
+                                unsigned skip)
+{
+    int16_t pcm[FRAME], out[FRAME], zero[FRAME] = {0};
+    unsigned heard = 0;
+    for (unsigned f = 0; f < total; f++) {
+        uint64_t t = SIM_START_US + (uint64_t)f * TICK_US;
+        pump_until(&p->net, t);
+        if (f >= tone_at)
+            tone_gen_fill(&p->gen, pcm, FRAME);
+        else
+            memset(pcm, 0, sizeof(pcm));
+        assert_int_equal(audio_stream_write(p->a, pcm), 0);
+        audio_stream_read(p->a, zero, NULL);
+        if (skip && f >= skip_at && f < skip_at + skip)
+            continue; /* B's clock is stalled */
+        if (skip && f == skip_at + skip)
+            audio_stream_skip(p->b, skip);
+        memset(zero, 0, sizeof(zero));
+        assert_int_equal(audio_stream_write(p->b, zero), 0);
+        audio_stream_read(p->b, out, NULL);
+        double e = 0;
+        for (unsigned i = 0; i < FRAME; i++)
+            e += (double)out[i] * out[i];
+        if (!heard && f >= tone_at && e / FRAME > 1e5)
+            heard = f;
+    }
+    return heard;
+}
+
+/* A mixer clock that fell behind skips frames: the receive side drops what was due in them
+ * instead of playing everything later (the delay stays what it was), and the send side stamps
+ * its next packet after them, marked, as RFC 3550's sampling clock has it. */
+static void test_clock_skip(void **state)
+{
+    struct pair ref, p;
+    pair_init(&ref, 10, NULL, NULL);
+    pair_init(&p, 10, NULL, NULL);
+    assert_int_equal(tone_gen_init(&ref.gen, AUDIO_RATE, 1000, -10), 0);
+    assert_int_equal(tone_gen_init(&p.gen, AUDIO_RATE, 1000, -10), 0);
+    unsigned want = onset_with_skip(&ref, 160, 120, 0, 0);
+    unsigned got = onset_with_skip(&p, 160, 120, 60, 8);
+    print_message("tone heard %u frames after it started, %u after a skip of 8\n", want - 120,
+                  got - 120);
+    assert_true(want > 120);
+    assert_true(got + 1 >= want && got <= want + 1);
+    /* B's packets: one more talk spurt start, and the one after the stall 9 frames on */
+    assert_int_equal(p.ba.markers, ref.ba.markers + 1);
+    assert_int_equal(p.ba.ts_step_bad, 0);
+    assert_int_equal(p.ba.rtp + 8, ref.ba.rtp);
+    pair_free(&ref);
+    pair_free(&p);
+}
+
 int main(void)
 {
     log_set_level(LOG_LVL_WARN);
@@ -468,7 +525,7 @@ int main(void)
         cmocka_unit_test(test_dtmf),         cmocka_unit_test(test_hold),
         cmocka_unit_test(test_ssrc_change),  cmocka_unit_test(test_bye),
         cmocka_unit_test(test_packet_sizes), cmocka_unit_test(test_garbage_and_unknown_pt),
-        cmocka_unit_test(test_alloc_checks),
+        cmocka_unit_test(test_alloc_checks), cmocka_unit_test(test_clock_skip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -600,7 +600,7 @@ static int copy_codecs(struct media_session *s, const struct sdp_codec *cs, size
 }
 
 /* Our SDES keys: one per suite we accept, from the CSPRNG, in our preference order (AES-CM 80
- * is what every SIP device has; GCM where libsrtp can; the short tag last). */
+ * is what every SIP device has; then GCM; the short tag last). */
 static int make_keys(struct media_session *s)
 {
     enum srtp_suite suites[3];

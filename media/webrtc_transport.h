@@ -1,9 +1,9 @@
 /*
  * A WebRTC media transport: ICE with one component (BUNDLE + rtcp-mux), DTLS-SRTP over it (OpenSSL
- * for the handshake, libsrtp2 for the packets) and RFC 7983 demultiplexing of what arrives. ICE is
- * one of two backends (media/ice.h): ICE-lite on the media worker's shared socket (the default:
- * one socket, one poll and batched system calls for all of a worker's legs), or libnice's full
- * ICE (trickle, RFC 7675 consent freshness) with a socket per leg.
+ * for the handshake, media/srtp_session on libcrypto for the packets) and RFC 7983 demultiplexing
+ * of what arrives. ICE is one of two backends (media/ice.h): ICE-lite on the media worker's shared
+ * socket (the default: one socket, one poll and batched system calls for all of a worker's legs),
+ * or libnice's full ICE (trickle, RFC 7675 consent freshness) with a socket per leg.
  *
  * The remote DTLS certificate must match the fingerprint the remote SDP carried; anything else
  * fails the transport. No RTP is accepted or sent before DTLS completes, and packets are only

@@ -261,7 +261,8 @@ static void recv_handler(const uint8_t *pkt, size_t len, bool rtcp, void *arg)
 bool audio_stream_rx_paused(struct audio_stream *as)
 {
     if (atomic_load(&as->recv_on)) {
-        as->rx_paused = false;
+        if (as->rx_paused) /* not written every tick: the line stays clean */
+            as->rx_paused = false;
         return false;
     }
     if (!as->rx_paused) {

@@ -89,8 +89,13 @@ struct mbox {
 struct webrtc_transport {
     struct media_transport media; /* the stream's face; media.send is ours */
 
+    /* What media.send reads, on media's cache line: a mixer clock sends for hundreds of
+     * transports a tick, each from cold memory. */
+    struct ice_agent *ice;                   /* fixed at alloc; released by the destructor only */
+    atomic_bool closed;                      /* owner gate: set first thing in close() */
+    _Atomic(struct srtp_session *) srtp_out; /* published once by the worker */
+
     /* Fixed at alloc. */
-    struct ice_agent *ice; /* released by the destructor only: media.send may still use it */
     GMainContext *worker, *owner;
     struct dtls_identity *identity;
     struct webrtc_transport_handlers h;
@@ -99,11 +104,9 @@ struct webrtc_transport {
     uint32_t connect_timeout_ms, dtls_timeout_ms;
     struct mbox to_worker, to_owner;
 
-    /* Shared. */
-    atomic_bool closed;                      /* owner gate: set first thing in close() */
-    _Atomic(struct srtp_session *) srtp_out; /* published once by the worker */
-    GRecMutex cb_lock;                       /* held while an owner handler runs */
-    GMutex info_lock;                        /* guards info and srtp_in (for the stats) */
+    /* Shared (closed and srtp_out above too). */
+    GRecMutex cb_lock; /* held while an owner handler runs */
+    GMutex info_lock;  /* guards info and srtp_in (for the stats) */
     struct webrtc_transport_info info;
     struct srtp_session *srtp_in;
 

@@ -317,6 +317,87 @@ static void strangers_get_nothing(void **state)
 
 /* ---- consent ---- */
 
+#define CONSENT_LEGS 8
+
+static bool consent_legs_connected(struct fixture *f)
+{
+    (void)f;
+    for (unsigned i = 0; i < CONSENT_LEGS; i++)
+        if (!g_cl[i].connected || !g_sv[i].connected)
+            return false;
+    return true;
+}
+
+static bool quiet_legs_failed(struct fixture *f)
+{
+    (void)f;
+    return g_sv[0].failed && g_sv[CONSENT_LEGS / 2].failed;
+}
+
+/* Every answering leg's consent timer runs on its socket's one sweep: the legs whose peers go
+ * quiet fail on consent, each on its own, and the others keep theirs by their media. */
+static void consent_of_many_legs_on_one_socket(void **state)
+{
+    struct fixture *f = *state;
+    struct peer *cl = g_new0(struct peer, CONSENT_LEGS), *sv = g_new0(struct peer, CONSENT_LEGS);
+    g_cl = cl;
+    g_sv = sv;
+    char names[CONSENT_LEGS][2][16];
+    struct opts o = {.consent_timeout_ms = 600};
+    f->ice = ICE_MODE_LITE;
+    for (unsigned i = 0; i < CONSENT_LEGS; i++) {
+        snprintf(names[i][0], sizeof(names[i][0]), "c%u", i);
+        snprintf(names[i][1], sizeof(names[i][1]), "s%u", i);
+        fixture_peer_init(f, &cl[i], names[i][0], &sv[i]);
+        fixture_peer_init(f, &sv[i], names[i][1], &cl[i]);
+        make(f, &cl[i], true, NULL); /* its own checks every ~5 s */
+        make(f, &sv[i], false, &o);
+        cl[i].fwd = sv[i].fwd = FWD_DIRECT;
+    }
+    for (unsigned i = 0; i < CONSENT_LEGS; i++) {
+        assert_int_equal(set_remote_from(&cl[i], &sv[i]), 0);
+        assert_int_equal(set_remote_from(&sv[i], &cl[i]), 0);
+        webrtc_transport_gather(sv[i].t);
+        webrtc_transport_gather(cl[i].t);
+    }
+    assert_true(wait_until(f, consent_legs_connected, WAIT_MS));
+
+    /* Legs 0 and CONSENT_LEGS / 2 send nothing; the others send a packet every 100 ms, for more
+     * than three consent timeouts. */
+    gint64 t0 = g_get_monotonic_time();
+    uint8_t buf[1500];
+    for (uint16_t k = 0; k < 20; k++) {
+        for (unsigned i = 0; i < CONSENT_LEGS; i++) {
+            if (i % (CONSENT_LEGS / 2) == 0)
+                continue;
+            size_t len = make_rtp(buf, (uint16_t)(100 + k), 0x7000 + i, 0, 40);
+            assert_int_equal(
+                media_transport_send(webrtc_transport_media(cl[i].t), buf, len, sizeof(buf), false),
+                0);
+        }
+        run_for(f, 100);
+    }
+    assert_true(wait_until(f, quiet_legs_failed, WAIT_MS));
+    assert_true(g_get_monotonic_time() - t0 >= 400 * 1000);
+    for (unsigned i = 0; i < CONSENT_LEGS; i++) {
+        if (i % (CONSENT_LEGS / 2) == 0) {
+            assert_int_equal(sv[i].failed, 1);
+            assert_int_equal(sv[i].why, WEBRTC_FAIL_CONSENT);
+        } else {
+            assert_int_equal(sv[i].failed, 0);
+            assert_int_equal(cl[i].failed, 0);
+        }
+    }
+
+    for (unsigned i = 0; i < CONSENT_LEGS; i++) {
+        cl[i].closed = sv[i].closed = true;
+        fixture_peer_free(&cl[i]);
+        fixture_peer_free(&sv[i]);
+    }
+    g_free(cl);
+    g_free(sv);
+}
+
 static void consent_kept_by_media_then_lost(void **state)
 {
     struct fixture *f = *state;
@@ -448,6 +529,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(many_legs_share_one_socket, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(strangers_get_nothing, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(consent_of_many_legs_on_one_socket, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(consent_kept_by_media_then_lost, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(revoked_consent_fails_the_offerer, fixture_setup,

@@ -34,6 +34,7 @@
 
 #define SHARED_BATCH      32
 #define PRIVATE_BATCH     8
+#define SHARED_PACE_US    1000 /* a busy shared socket wakes its worker at most once a ms */
 #define TAKEOVER_QUIET_US (5 * G_USEC_PER_SEC)
 
 /* ---- addresses ---- */
@@ -139,6 +140,7 @@ static int host_new(struct lite_host **hp, GMainContext *ctx, const char *ip, ui
         .port_max = port_max,
         .batch = shared ? SHARED_BATCH : PRIVATE_BATCH,
         .batch_send = shared,
+        .pace_us = shared ? SHARED_PACE_US : 0,
         .log_ctx = h->log_ctx,
     };
     int err = h->log_ctx ? udp_mux_alloc(&h->mux, &mc, on_datagram, h) : ENOMEM;

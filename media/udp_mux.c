@@ -8,6 +8,13 @@
  * lock that close() takes too: taking it once per batch costs nothing measurable, and it is what
  * lets close() promise that no handler runs after it returns, from whichever thread it is called.
  *
+ * Pacing (cfg.pace_us). On a busy socket the datagrams of hundreds of legs arrive one by one,
+ * and a wake-up per datagram (the scheduler's switch, poll, the main loop's iteration) costs more
+ * than the datagram. So when a drain that found datagrams follows another within two pace
+ * intervals, the source stops watching the fd and drains again one interval later: at most one
+ * wake-up per interval while the socket is busy, each datagram delayed by at most an interval.
+ * A drain that finds nothing ends the pacing; a quiet socket wakes at once, as without it.
+ *
  * Send. A batching thread's queue lives in a GPrivate: a few slots, one per socket it is sending
  * through (a mixer clock reaches one socket per media worker), each holding up to UDP_MUX_BATCH
  * copied datagrams and one reference on its mux. A send to a socket without a slot takes a free
@@ -47,13 +54,17 @@ struct udp_mux {
     char *log_ctx;
 
     GSource *src;
-    GRecMutex lock; /* held while the handler runs, and by close() */
+    gpointer src_tag; /* the fd's tag in src */
+    GRecMutex lock;   /* held while the handler runs, and by close() */
     bool closed;
     udp_mux_recv_h *recvh;
     void *arg;
 
-    /* Receive buffers, used by the owning context only. */
+    /* Receive buffers and pacing, used by the owning context only. */
     unsigned batch;
+    int64_t pace_us;
+    int64_t last_rx_us; /* the last drain that found datagrams */
+    bool paused;        /* not watching the fd: src's ready time drains next */
     struct mmsghdr *msgs;
     struct iovec *iov;
     struct sockaddr_storage *from;
@@ -125,7 +136,7 @@ static void rx_reset(struct udp_mux *m, unsigned n)
     }
 }
 
-static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
+static gboolean on_readable(gpointer data)
 {
     struct udp_mux *m = data;
 
@@ -134,6 +145,12 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
         g_rec_mutex_unlock(&m->lock);
         return G_SOURCE_REMOVE;
     }
+    if (m->paused) {
+        m->paused = false;
+        g_source_modify_unix_fd(m->src, m->src_tag, G_IO_IN);
+        g_source_set_ready_time(m->src, -1);
+    }
+    unsigned got = 0;
     for (int round = 0; round < ROUNDS_PER_WAKE && !m->closed; round++) {
         rx_reset(m, m->batch);
         int n = recvmmsg(m->fd, m->msgs, m->batch, MSG_DONTWAIT, NULL);
@@ -159,12 +176,32 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
                      h->msg_namelen, now, m->arg);
         }
         stat_add(&m->rx_packets, good);
+        got += (unsigned)n;
         if ((unsigned)n < m->batch)
             break;
+    }
+    if (got && m->pace_us && !m->closed) {
+        int64_t now = g_get_monotonic_time();
+        if (m->last_rx_us && now - m->last_rx_us < 2 * m->pace_us) {
+            m->paused = true;
+            g_source_modify_unix_fd(m->src, m->src_tag, 0);
+            g_source_set_ready_time(m->src, now + m->pace_us);
+        }
+        m->last_rx_us = now;
     }
     g_rec_mutex_unlock(&m->lock);
     return G_SOURCE_CONTINUE;
 }
+
+static gboolean rx_dispatch(GSource *src, GSourceFunc cb, gpointer data)
+{
+    (void)src;
+    return cb ? cb(data) : G_SOURCE_REMOVE;
+}
+
+static GSourceFuncs rx_funcs = {
+    .dispatch = rx_dispatch,
+};
 
 /* ---- send ------------------------------------------------------------------------------------ */
 
@@ -442,9 +479,10 @@ int udp_mux_alloc(struct udp_mux **mp, const struct udp_mux_cfg *cfg, udp_mux_re
         m->local_port = ntohs(sin6->sin6_port);
     }
 
-    m->src = g_unix_fd_source_new(m->fd, G_IO_IN);
-    g_source_set_callback(m->src, (GSourceFunc)(void (*)(void))on_readable, mem_ref(m),
-                          source_unref_mux);
+    m->pace_us = cfg->pace_us;
+    m->src = g_source_new(&rx_funcs, sizeof(GSource));
+    m->src_tag = g_source_add_unix_fd(m->src, m->fd, G_IO_IN);
+    g_source_set_callback(m->src, on_readable, mem_ref(m), source_unref_mux);
     g_source_attach(m->src, cfg->ctx);
     *mp = m;
     return 0;

@@ -50,7 +50,8 @@ struct udp_mux_cfg {
     uint16_t port_min, port_max; /* both 0: any port */
     unsigned batch;              /* datagrams per recvmmsg (1..64); 0: UDP_MUX_BATCH */
     bool batch_send;             /* sends from batching threads are queued (else always direct) */
-    const char *log_ctx;         /* copied */
+    unsigned pace_us; /* a busy socket drained at most once per pace_us (see udp_mux.c); 0: not */
+    const char *log_ctx; /* copied */
 };
 
 /* Binds the socket (a random port of the range first, then the others) and starts receiving.

@@ -22,6 +22,7 @@
 
 #include "base/log.h"
 #include "base/mem.h"
+#include "media/worker.h"
 
 #define DEFAULT_SILENCE_MS    2000
 #define DEFAULT_LATCH_PACKETS 5
@@ -61,50 +62,15 @@ static bool is_any(const struct addr *a)
 
 /* ---- owner: close ---------------------------------------------------------------------------- */
 
-struct sync_call {
-    struct rtp_transport *t;
-    GMutex lock;
-    GCond cond;
-    bool done;
-};
-
-static gboolean teardown_on_worker(gpointer data)
+static void teardown_on_worker(void *arg)
 {
-    struct sync_call *sc = data;
-    rtp_worker_teardown(sc->t);
-    g_mutex_lock(&sc->lock);
-    sc->done = true;
-    g_cond_signal(&sc->cond);
-    g_mutex_unlock(&sc->lock);
-    return G_SOURCE_REMOVE;
+    rtp_worker_teardown(arg);
 }
 
 /* Runs the teardown on the worker and waits (the caller's reference keeps t alive). */
 static void teardown_sync(struct rtp_transport *t)
 {
-    if (g_main_context_is_owner(t->worker)) {
-        rtp_worker_teardown(t);
-        return;
-    }
-    if (g_main_context_acquire(t->worker)) {
-        rtp_worker_teardown(t); /* no thread runs the worker loop: nothing runs concurrently */
-        g_main_context_release(t->worker);
-        return;
-    }
-    struct sync_call sc = {.t = t};
-    g_mutex_init(&sc.lock);
-    g_cond_init(&sc.cond);
-    GSource *src = g_idle_source_new();
-    g_source_set_priority(src, G_PRIORITY_HIGH);
-    g_source_set_callback(src, teardown_on_worker, &sc, NULL);
-    g_source_attach(src, t->worker);
-    g_source_unref(src);
-    g_mutex_lock(&sc.lock);
-    while (!sc.done)
-        g_cond_wait(&sc.cond, &sc.lock);
-    g_mutex_unlock(&sc.lock);
-    g_cond_clear(&sc.cond);
-    g_mutex_clear(&sc.lock);
+    media_worker_run_sync(t->worker, teardown_on_worker, t);
 }
 
 void rtp_transport_close(struct rtp_transport *t)

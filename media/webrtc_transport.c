@@ -24,6 +24,7 @@
 
 #include "base/log.h"
 #include "base/mem.h"
+#include "media/worker.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 30000
 #define LOCAL_UFRAG_LEN            8
@@ -139,52 +140,16 @@ static void owner_handle(struct webrtc_transport *t, struct msg *m)
 
 /* ---- teardown -------------------------------------------------------------------------------- */
 
-struct sync_call {
-    struct webrtc_transport *t;
-    GMutex lock;
-    GCond cond;
-    bool done;
-};
-
-static gboolean teardown_on_worker(gpointer data)
+static void teardown_on_worker(void *arg)
 {
-    struct sync_call *sc = data;
-    webrtc_worker_teardown(sc->t);
-    g_mutex_lock(&sc->lock);
-    sc->done = true;
-    g_cond_signal(&sc->cond);
-    g_mutex_unlock(&sc->lock);
-    return G_SOURCE_REMOVE;
+    webrtc_worker_teardown(arg);
 }
 
 /* Runs the teardown on the worker and waits. No reference is taken: the caller's (or the dying
  * destructor's) keeps t alive while we wait. */
 static void teardown_sync(struct webrtc_transport *t)
 {
-    if (g_main_context_is_owner(t->worker)) {
-        webrtc_worker_teardown(t);
-        return;
-    }
-    if (g_main_context_acquire(t->worker)) {
-        /* No thread is running the worker loop: nothing can run concurrently. */
-        webrtc_worker_teardown(t);
-        g_main_context_release(t->worker);
-        return;
-    }
-    struct sync_call sc = {.t = t};
-    g_mutex_init(&sc.lock);
-    g_cond_init(&sc.cond);
-    GSource *src = g_idle_source_new();
-    g_source_set_priority(src, G_PRIORITY_HIGH);
-    g_source_set_callback(src, teardown_on_worker, &sc, NULL);
-    g_source_attach(src, t->worker);
-    g_source_unref(src);
-    g_mutex_lock(&sc.lock);
-    while (!sc.done)
-        g_cond_wait(&sc.cond, &sc.lock);
-    g_mutex_unlock(&sc.lock);
-    g_cond_clear(&sc.cond);
-    g_mutex_clear(&sc.lock);
+    media_worker_run_sync(t->worker, teardown_on_worker, t);
 }
 
 void webrtc_transport_close(struct webrtc_transport *t)

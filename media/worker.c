@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "base/log.h"
@@ -28,6 +29,52 @@ struct media_workers {
     atomic_uint next;
     struct media_worker *w; /* n entries */
 };
+
+struct sync_call {
+    void (*fn)(void *arg);
+    void *arg;
+    GMutex lock;
+    GCond cond;
+    bool done;
+};
+
+static gboolean run_on_worker(gpointer data)
+{
+    struct sync_call *sc = data;
+    sc->fn(sc->arg);
+    g_mutex_lock(&sc->lock);
+    sc->done = true;
+    g_cond_signal(&sc->cond);
+    g_mutex_unlock(&sc->lock);
+    return G_SOURCE_REMOVE;
+}
+
+void media_worker_run_sync(GMainContext *ctx, void (*fn)(void *arg), void *arg)
+{
+    if (g_main_context_is_owner(ctx)) {
+        fn(arg);
+        return;
+    }
+    if (g_main_context_acquire(ctx)) {
+        fn(arg); /* no thread runs the loop: nothing runs concurrently */
+        g_main_context_release(ctx);
+        return;
+    }
+    struct sync_call sc = {.fn = fn, .arg = arg};
+    g_mutex_init(&sc.lock);
+    g_cond_init(&sc.cond);
+    GSource *src = g_idle_source_new();
+    g_source_set_priority(src, G_PRIORITY_HIGH);
+    g_source_set_callback(src, run_on_worker, &sc, NULL);
+    g_source_attach(src, ctx);
+    g_source_unref(src);
+    g_mutex_lock(&sc.lock);
+    while (!sc.done)
+        g_cond_wait(&sc.cond, &sc.lock);
+    g_mutex_unlock(&sc.lock);
+    g_cond_clear(&sc.cond);
+    g_mutex_clear(&sc.lock);
+}
 
 static gpointer worker_main(gpointer data)
 {

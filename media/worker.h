@@ -18,6 +18,11 @@ GMainContext *media_workers_pick(struct media_workers *w);
 
 unsigned media_workers_count(const struct media_workers *w);
 
+/* Runs fn(arg) on ctx's thread and returns once it has run: directly when the caller owns ctx
+ * or can acquire it (no thread runs its loop), else from a high-priority idle source attached
+ * to it, waiting for that. The caller must not hold anything the worker might wait for. */
+void media_worker_run_sync(GMainContext *ctx, void (*fn)(void *arg), void *arg);
+
 /* mem_deref() of the pool stops and joins its threads (so never from one of them). Every
  * transport on them must be gone. */
 

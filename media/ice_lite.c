@@ -25,7 +25,7 @@
  * Threads: the send path (any thread) reads the selected address under a per-leg mutex, nothing
  * shared with other legs; everything else runs on the worker.
  */
-#include "media/ice_lite_int.h"
+#include "media/ice_lite_agent.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,83 +36,6 @@
 
 #include "base/log.h"
 #include "base/mem.h"
-
-#define TA_MS          50
-#define RTO_FIRST_MS   500
-#define MAX_SENDS      7
-#define MAX_PAIRS      16
-#define CONSENT_PERIOD 5000 /* ms, RFC 7675: randomised to 0.8..1.2 of it */
-#define HOST_PRIORITY  ((126u << 24) | (65535u << 8) | 255u)
-#define PRFLX_PRIORITY ((110u << 24) | (65535u << 8) | 255u)
-
-enum pair_state {
-    PAIR_WAITING,
-    PAIR_IN_PROGRESS,
-    PAIR_SUCCEEDED,
-    PAIR_FAILED,
-};
-
-struct pair {
-    struct sockaddr_storage addr;
-    socklen_t len;
-    struct lite_addr key;
-    enum pair_state state;
-    bool triggered;
-    bool nominating; /* the request in flight carries USE-CANDIDATE */
-    uint8_t tid[STUN_TID_LEN];
-    unsigned sends;
-    int64_t next_us;
-};
-
-struct cred {
-    char ufrag[ICE_CRED_MAX + 1];
-    char pwd[ICE_CRED_MAX + 1];
-};
-
-struct lite_agent {
-    struct ice_agent base;
-
-    /* Send path, any thread; next to base (ops), so that a send reads one or two cache lines
-     * of a leg that a mixer clock reaches from cold memory. */
-    GMutex tx_lock;
-    bool tx_ok;
-    socklen_t tx_len;
-    struct udp_mux *tx_mux; /* the host's, which outlives the agent's users */
-    struct sockaddr_storage tx_addr;
-
-    GMainContext *ctx;
-    char *log_ctx;
-    bool checker; /* controlling at alloc: we send checks (and have a private socket) */
-    uint32_t consent_timeout_ms;
-    char ip[64];
-    uint16_t port_min, port_max;
-    uint64_t tiebreaker;
-
-    /* The host: acquired on the worker by gather, released by the destructor. */
-    struct lite_host *host;
-
-    /* Worker only. */
-    bool closed, gathered, revoked, failed;
-    bool controlling; /* current role */
-    struct cred cur, prev;
-    bool has_cur_reg, has_prev;
-    char rufrag[ICE_CRED_MAX + 1], rpwd[ICE_CRED_MAX + 1];
-    bool has_remote, remote_done;
-    bool selected, connected;
-    struct lite_addr sel_key;
-    struct sockaddr_storage sel_addr;
-    socklen_t sel_len;
-    int64_t last_heard_us;           /* a check or packet from the selected address */
-    int64_t last_ok_us;              /* checker: a consent response */
-    struct lite_timer consent_timer; /* on the host's sweep, not a GSource of its own */
-    GSource *check_timer;
-    struct pair pairs[MAX_PAIRS];
-    unsigned npairs;
-    uint8_t consent_tid[STUN_TID_LEN];
-    bool consent_pending;
-
-    atomic_uint_fast64_t checks, unauthorized; /* the worker counts, anyone reads */
-};
 
 static struct lite_agent *lite_of(struct ice_agent *a)
 {
@@ -128,7 +51,7 @@ static void stop_source(GSource **src)
     }
 }
 
-static void arm(struct lite_agent *a, GSource **slot, unsigned ms, GSourceFunc fn)
+void lite_arm(struct lite_agent *a, GSource **slot, unsigned ms, GSourceFunc fn)
 {
     stop_source(slot);
     *slot = g_timeout_source_new(ms);
@@ -155,7 +78,7 @@ static void consent_stop(struct lite_agent *a)
         lite_host_timer_stop(a->host, &a->consent_timer);
 }
 
-static void fail(struct lite_agent *a, const char *detail)
+void lite_fail(struct lite_agent *a, const char *detail)
 {
     if (a->failed)
         return;
@@ -201,9 +124,6 @@ static void consent_arm(struct lite_agent *a, int64_t now)
     lite_host_timer_arm(a->host, &a->consent_timer, now + (int64_t)(ms ? ms : 1) * 1000);
 }
 
-static void send_check(struct lite_agent *a, const struct sockaddr *to, socklen_t tolen,
-                       const uint8_t tid[STUN_TID_LEN], bool nominate);
-
 void lite_agent_on_timer(struct lite_agent *a, int64_t now)
 {
     if (a->closed || a->failed || !a->selected)
@@ -217,13 +137,13 @@ void lite_agent_on_timer(struct lite_agent *a, int64_t now)
                               "for %u ms",
                  (unsigned)a->consent_timeout_ms);
         logc_info(a->log_ctx, "ice-lite: %s", detail);
-        fail(a, detail);
+        lite_fail(a, detail);
         return;
     }
     if (a->checker && a->has_remote) {
         if (!stun_tid_random(a->consent_tid)) {
             a->consent_pending = true;
-            send_check(a, (struct sockaddr *)&a->sel_addr, a->sel_len, a->consent_tid, false);
+            lite_send_check(a, (struct sockaddr *)&a->sel_addr, a->sel_len, a->consent_tid, false);
         }
     }
     consent_arm(a, now);
@@ -291,191 +211,6 @@ static void select_addr(struct lite_agent *a, const struct sockaddr *src, sockle
     }
 }
 
-/* ---- STUN out ---- */
-
-static int finish(struct bytes_w *w, const char *key)
-{
-    int err = key ? stun_w_integrity(w, (const uint8_t *)key, strlen(key)) : 0;
-    return err ? err : stun_w_fingerprint(w);
-}
-
-static void answer_error(struct lite_agent *a, const struct stun_msg *m, uint16_t code,
-                         const char *key, const struct sockaddr *src, socklen_t srclen)
-{
-    uint8_t buf[256];
-    struct bytes_w w = bytes_w_init(buf, sizeof(buf));
-    int err = stun_w_header(&w, STUN_METHOD_BINDING, STUN_CLASS_ERROR, m->tid);
-    if (!err)
-        err = stun_w_error(&w, code, stun_err_reason(code));
-    if (!err && code == STUN_ERR_UNKNOWN_ATTRIBUTE) {
-        uint8_t list[2 * STUN_MAX_UNKNOWN];
-        for (size_t i = 0; i < m->nunknown; i++)
-            bytes_put16(list + 2 * i, m->unknown[i]);
-        err = stun_w_attr(&w, STUN_ATTR_UNKNOWN_ATTRIBUTES, list, 2 * m->nunknown);
-    }
-    if (!err)
-        err = finish(&w, key);
-    if (!err)
-        (void)lite_host_send(a->host, buf, w.len, src, srclen);
-}
-
-static void answer_success(struct lite_agent *a, const struct stun_msg *m, const char *key,
-                           const struct sockaddr *src, socklen_t srclen)
-{
-    uint8_t buf[128];
-    struct bytes_w w = bytes_w_init(buf, sizeof(buf));
-    int err = stun_w_header(&w, STUN_METHOD_BINDING, STUN_CLASS_SUCCESS, m->tid);
-    if (!err)
-        err = stun_w_xor_addr(&w, src);
-    if (!err)
-        err = finish(&w, key);
-    if (!err)
-        (void)lite_host_send(a->host, buf, w.len, src, srclen);
-}
-
-static void send_check(struct lite_agent *a, const struct sockaddr *to, socklen_t tolen,
-                       const uint8_t tid[STUN_TID_LEN], bool nominate)
-{
-    uint8_t buf[STUN_MAX_LEN];
-    char user[2 * ICE_CRED_MAX + 2];
-    int n = snprintf(user, sizeof(user), "%s:%s", a->rufrag, a->cur.ufrag);
-    struct bytes_w w = bytes_w_init(buf, sizeof(buf));
-    int err = stun_w_header(&w, STUN_METHOD_BINDING, STUN_CLASS_REQUEST, tid);
-    if (!err)
-        err = stun_w_attr(&w, STUN_ATTR_USERNAME, user, (size_t)n);
-    if (!err)
-        err = stun_w_u32(&w, STUN_ATTR_PRIORITY, PRFLX_PRIORITY);
-    if (!err)
-        err = stun_w_u64(&w, a->controlling ? STUN_ATTR_ICE_CONTROLLING : STUN_ATTR_ICE_CONTROLLED,
-                         a->tiebreaker);
-    if (!err && nominate)
-        err = stun_w_attr(&w, STUN_ATTR_USE_CANDIDATE, NULL, 0);
-    if (!err)
-        err = finish(&w, a->rpwd);
-    if (!err)
-        (void)lite_host_send(a->host, buf, w.len, to, tolen);
-}
-
-/* ---- checks (the controlling side) ---- */
-
-static unsigned rto_ms(unsigned sends)
-{
-    unsigned ms = RTO_FIRST_MS;
-    for (unsigned i = 1; i < sends && ms < 8000; i++)
-        ms *= 2;
-    return ms;
-}
-
-static struct pair *next_pair(struct lite_agent *a, int64_t now)
-{
-    struct pair *due = NULL, *waiting = NULL;
-    for (unsigned i = 0; i < a->npairs; i++) {
-        struct pair *p = &a->pairs[i];
-        if (p->state == PAIR_WAITING && p->triggered)
-            return p;
-        if (p->state == PAIR_WAITING && !waiting)
-            waiting = p;
-        if (p->state == PAIR_IN_PROGRESS && p->next_us <= now && p->sends < MAX_SENDS &&
-            (!due || p->next_us < due->next_us))
-            due = p;
-    }
-    return due ? due : waiting;
-}
-
-/* One pacing step: at most one transmission. false when there is nothing left to do. */
-static bool check_step(struct lite_agent *a)
-{
-    if (a->closed || a->failed || !a->has_remote)
-        return false;
-    int64_t now = g_get_monotonic_time();
-    bool active = false;
-    for (unsigned i = 0; i < a->npairs; i++) {
-        struct pair *p = &a->pairs[i];
-        if (p->state == PAIR_IN_PROGRESS && p->sends >= MAX_SENDS && p->next_us <= now)
-            p->state = PAIR_FAILED;
-        active |= p->state == PAIR_WAITING || p->state == PAIR_IN_PROGRESS;
-    }
-    if (!active) {
-        if (!a->connected && a->remote_done && a->npairs)
-            fail(a, "connectivity checks failed on every candidate pair");
-        return false;
-    }
-    struct pair *p = next_pair(a, now);
-    if (!p)
-        return true; /* waiting for a retransmission timer */
-    if (p->state == PAIR_WAITING) {
-        if (stun_tid_random(p->tid))
-            return true;
-        p->sends = 0;
-        p->nominating = a->controlling;
-    }
-    p->state = PAIR_IN_PROGRESS;
-    p->triggered = false;
-    p->sends++;
-    p->next_us = now + (int64_t)rto_ms(p->sends) * 1000;
-    send_check(a, (struct sockaddr *)&p->addr, p->len, p->tid, p->nominating);
-    return true;
-}
-
-static gboolean on_check_timer(gpointer data)
-{
-    struct lite_agent *a = data;
-    if (check_step(a))
-        return G_SOURCE_CONTINUE;
-    if (a->check_timer) { /* fail() may have stopped it already */
-        g_source_unref(a->check_timer);
-        a->check_timer = NULL;
-    }
-    return G_SOURCE_REMOVE;
-}
-
-/* Starts pacing checks if there is something to check: the first goes out now. */
-static void checks_kick(struct lite_agent *a)
-{
-    if (!a->checker || a->closed || a->failed || !a->has_remote || !a->gathered || a->check_timer ||
-        a->connected)
-        return;
-    if (check_step(a) && !a->check_timer && !a->failed && !a->connected)
-        arm(a, &a->check_timer, TA_MS, on_check_timer);
-}
-
-static struct pair *pair_find(struct lite_agent *a, const struct lite_addr *k)
-{
-    for (unsigned i = 0; i < a->npairs; i++)
-        if (lite_addr_equal(&a->pairs[i].key, k))
-            return &a->pairs[i];
-    return NULL;
-}
-
-static struct pair *pair_add(struct lite_agent *a, const struct sockaddr *sa, socklen_t len)
-{
-    struct lite_addr k;
-    lite_addr_from(&k, sa);
-    struct pair *p = pair_find(a, &k);
-    if (p)
-        return p;
-    if (a->npairs == MAX_PAIRS)
-        return NULL;
-    p = &a->pairs[a->npairs++];
-    memset(p, 0, sizeof(*p));
-    memcpy(&p->addr, sa, len);
-    p->len = len;
-    p->key = k;
-    p->state = PAIR_WAITING;
-    return p;
-}
-
-/* A check from the peer: RFC 8445 7.3.1.4, a triggered check on that pair (new: peer-reflexive). */
-static void triggered_check(struct lite_agent *a, const struct sockaddr *src, socklen_t srclen)
-{
-    struct pair *p = pair_add(a, src, srclen);
-    if (!p || p->state == PAIR_IN_PROGRESS)
-        return; /* a succeeded one is checked again: it may not have nominated (roles switched) */
-    p->state = PAIR_WAITING;
-    p->triggered = true;
-    checks_kick(a);
-}
-
 /* ---- STUN in (from the host, on the worker) ---- */
 
 static const struct cred *cred_for(struct lite_agent *a, const struct stun_msg *m, bool *current)
@@ -508,33 +243,33 @@ void lite_agent_on_request(struct lite_agent *a, const struct stun_msg *m,
         udp_mux_addr_string(src, s, sizeof(s));
         logc_debug(a->log_ctx, "ice-lite: check from %s with a wrong password: 401", s);
         atomic_fetch_add_explicit(&a->unauthorized, 1, memory_order_relaxed);
-        answer_error(a, m, STUN_ERR_UNAUTHORIZED, NULL, src, srclen);
+        lite_answer_error(a, m, STUN_ERR_UNAUTHORIZED, NULL, src, srclen);
         return;
     }
     if (m->nunknown) {
-        answer_error(a, m, STUN_ERR_UNKNOWN_ATTRIBUTE, c->pwd, src, srclen);
+        lite_answer_error(a, m, STUN_ERR_UNKNOWN_ATTRIBUTE, c->pwd, src, srclen);
         return;
     }
     if (a->revoked) {
-        answer_error(a, m, STUN_ERR_FORBIDDEN, c->pwd, src, srclen);
+        lite_answer_error(a, m, STUN_ERR_FORBIDDEN, c->pwd, src, srclen);
         return;
     }
     /* Role conflicts (RFC 8445 7.3.1.1). Without a side that can check, a lite agent answers 487
      * whatever the tie-breakers say: the full peer must be the controlling one. */
     if (m->role == STUN_ROLE_CONTROLLED && !a->controlling) {
         if (!a->checker || a->tiebreaker >= m->tiebreaker) {
-            answer_error(a, m, STUN_ERR_ROLE_CONFLICT, c->pwd, src, srclen);
+            lite_answer_error(a, m, STUN_ERR_ROLE_CONFLICT, c->pwd, src, srclen);
             return;
         }
         a->controlling = true;
     } else if (m->role == STUN_ROLE_CONTROLLING && a->controlling) {
         if (a->tiebreaker >= m->tiebreaker) {
-            answer_error(a, m, STUN_ERR_ROLE_CONFLICT, c->pwd, src, srclen);
+            lite_answer_error(a, m, STUN_ERR_ROLE_CONFLICT, c->pwd, src, srclen);
             return;
         }
         a->controlling = false;
     }
-    answer_success(a, m, c->pwd, src, srclen);
+    lite_answer_success(a, m, c->pwd, src, srclen);
     atomic_fetch_add_explicit(&a->checks, 1, memory_order_relaxed);
 
     struct lite_addr k;
@@ -546,7 +281,7 @@ void lite_agent_on_request(struct lite_agent *a, const struct stun_msg *m,
     if (!a->controlling && m->use_candidate && current)
         select_addr(a, src, srclen, now);
     else if (a->checker && a->controlling && current && !a->connected)
-        triggered_check(a, src, srclen);
+        lite_triggered_check(a, src, srclen);
 }
 
 void lite_agent_on_response(struct lite_agent *a, const struct stun_msg *m,
@@ -566,7 +301,7 @@ void lite_agent_on_response(struct lite_agent *a, const struct stun_msg *m,
             a->last_ok_us = a->last_heard_us = now;
         } else if (m->has_error && m->error_code == STUN_ERR_FORBIDDEN) {
             logc_info(a->log_ctx, "ice-lite: the peer revoked consent (403)");
-            fail(a, "consent revoked by the peer (RFC 7675)");
+            lite_fail(a, "consent revoked by the peer (RFC 7675)");
         }
         return;
     }
@@ -593,7 +328,7 @@ void lite_agent_on_response(struct lite_agent *a, const struct stun_msg *m,
                    a->controlling ? "controlling" : "controlled");
         p->state = PAIR_WAITING;
         p->triggered = true;
-        checks_kick(a);
+        lite_checks_kick(a);
         return;
     }
     p->state = PAIR_FAILED;
@@ -639,7 +374,7 @@ static int op_gather(struct ice_agent *base)
         return err;
     a->gathered = true;
     emit_candidate(a);
-    checks_kick(a);
+    lite_checks_kick(a);
     return 0;
 }
 
@@ -649,7 +384,7 @@ static void op_set_remote_credentials(struct ice_agent *base, const char *ufrag,
     g_strlcpy(a->rufrag, ufrag, sizeof(a->rufrag));
     g_strlcpy(a->rpwd, pwd, sizeof(a->rpwd));
     a->has_remote = true;
-    checks_kick(a);
+    lite_checks_kick(a);
 }
 
 static void op_restart(struct ice_agent *base, const char *ufrag, const char *pwd)
@@ -677,7 +412,7 @@ static void op_restart(struct ice_agent *base, const char *ufrag, const char *pw
     emit_state(a, ICE_STATE_CHECKING, NULL);
     if (a->gathered) {
         if (register_cur(a)) {
-            fail(a, "cannot register the new ICE credentials");
+            lite_fail(a, "cannot register the new ICE credentials");
             return;
         }
         emit_candidate(a);
@@ -698,10 +433,10 @@ static void op_add_remote_candidate(struct ice_agent *base, const struct ice_can
         if (udp_mux_local_addr(a->host->mux, &ll)->sa_family != sa.ss_family)
             return;
     }
-    if (!pair_add(a, (struct sockaddr *)&sa, len))
+    if (!lite_pair_add(a, (struct sockaddr *)&sa, len))
         logc_debug(a->log_ctx, "ice-lite: too many remote candidates, %s:%u ignored", c->address,
                    (unsigned)c->port);
-    checks_kick(a);
+    lite_checks_kick(a);
 }
 
 static void op_remote_gathering_done(struct ice_agent *base)
@@ -713,7 +448,7 @@ static void op_remote_gathering_done(struct ice_agent *base)
         for (unsigned i = 0; i < a->npairs; i++)
             active |= a->pairs[i].state != PAIR_FAILED;
         if (!active)
-            fail(a, "connectivity checks failed on every candidate pair");
+            lite_fail(a, "connectivity checks failed on every candidate pair");
     }
 }
 
